@@ -1,0 +1,156 @@
+//! The journal: the one place events are stamped, written and folded.
+//!
+//! Every component reports through [`Journal::emit`]. Each event is masked
+//! (secret values become `***`), appended to `journal.jsonl` and handed to
+//! the run's [`State`] so the orchestrator can wait on it. The file is
+//! written through after every event and synced before disruptive steps.
+
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use tokio::sync::watch;
+
+use super::clock::{Clock, Stamp, rfc3339};
+use super::event::{Event, EventKind};
+use super::state::State;
+use crate::secret::Secrets;
+
+/// Stamps, masks, persists and folds the events of one run.
+pub struct Journal {
+    clock: Clock,
+    secrets: Secrets,
+    inner: Mutex<Inner>,
+    changes: watch::Sender<u64>,
+}
+
+struct Inner {
+    file: Option<BufWriter<File>>,
+    state: State,
+    write_error: Option<String>,
+    seq: u64,
+}
+
+impl Journal {
+    /// A journal that appends to `path` (created, or appended to when it
+    /// exists, as `recover` does).
+    pub fn create(path: &Path, clock: Clock, secrets: Secrets) -> io::Result<Arc<Journal>> {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)?;
+        Ok(Self::build(Some(BufWriter::new(file)), clock, secrets))
+    }
+
+    /// A journal kept in memory only (tests, `plan`).
+    pub fn in_memory(clock: Clock) -> Arc<Journal> {
+        Self::build(None, clock, Secrets::default())
+    }
+
+    fn build(file: Option<BufWriter<File>>, clock: Clock, secrets: Secrets) -> Arc<Journal> {
+        let (changes, _) = watch::channel(0);
+        let inner = Inner {
+            file,
+            state: State::default(),
+            write_error: None,
+            seq: 0,
+        };
+        Arc::new(Journal {
+            clock,
+            secrets,
+            inner: Mutex::new(inner),
+            changes,
+        })
+    }
+
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    pub fn secrets(&self) -> &Secrets {
+        &self.secrets
+    }
+
+    /// Records an event that happens now.
+    pub fn emit(&self, kind: EventKind) -> Stamp {
+        let now = self.clock.now();
+        self.emit_at(now, kind);
+        now
+    }
+
+    /// Records an event that happened at `t` (e.g. when a request reached an
+    /// endpoint, which is earlier than when its body was read).
+    pub fn emit_at(&self, t: Stamp, kind: EventKind) {
+        let event = Event {
+            t,
+            at: rfc3339(self.clock.utc(t)),
+            kind,
+        };
+        let line = match serde_json::to_string(&event) {
+            Ok(line) => self.secrets.mask(&line),
+            Err(e) => format!("{{\"event\":\"unserialisable\",\"error\":\"{e}\"}}"),
+        };
+        let mut inner = self.lock();
+        if let Some(file) = inner.file.as_mut() {
+            let written = file
+                .write_all(line.as_bytes())
+                .and_then(|_| file.write_all(b"\n"));
+            if let Err(e) = written.and_then(|_| file.flush()) {
+                inner.write_error.get_or_insert_with(|| e.to_string());
+            }
+        }
+        inner.state.apply(&event);
+        inner.seq += 1;
+        let seq = inner.seq;
+        drop(inner);
+        self.changes.send_replace(seq);
+    }
+
+    /// Forces the journal to stable storage; called before every disruptive
+    /// step so that `recover` can find what must be undone.
+    pub fn sync(&self) -> io::Result<()> {
+        let mut inner = self.lock();
+        if let Some(file) = inner.file.as_mut() {
+            file.flush()?;
+            file.get_ref().sync_data()?;
+        }
+        Ok(())
+    }
+
+    /// The first write error, if the journal could not be written.
+    pub fn write_error(&self) -> Option<String> {
+        self.lock().write_error.clone()
+    }
+
+    /// Reads the folded state.
+    pub fn with_state<R>(&self, f: impl FnOnce(&State) -> R) -> R {
+        f(&self.lock().state)
+    }
+
+    /// A receiver that changes whenever an event is recorded.
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.changes.subscribe()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panic while holding the lock leaves the state usable: every
+        // update is a single append, so recover the guard.
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// Reads a journal file back into events, skipping (and counting) lines
+/// that do not parse, e.g. a last line cut short by a crash.
+pub fn read(path: &Path) -> io::Result<(Vec<Event>, usize)> {
+    let text = std::fs::read_to_string(path)?;
+    let mut events = Vec::new();
+    let mut skipped = 0;
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        match serde_json::from_str::<Event>(line) {
+            Ok(e) => events.push(e),
+            Err(_) => skipped += 1,
+        }
+    }
+    Ok((events, skipped))
+}

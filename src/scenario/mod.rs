@@ -1,0 +1,4 @@
+//! The scenario format: model, loading, validation and the planned timeline.
+
+pub mod duration;
+pub mod model;
