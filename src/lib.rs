@@ -20,3 +20,4 @@ pub mod record;
 pub mod scenario;
 pub mod secret;
 pub mod target;
+pub mod tls;
