@@ -4,4 +4,6 @@
 //! when an assertion fails, prints the command, its folder, stdout and
 //! stderr.
 
+mod drill;
 mod harness;
+mod scenario_errors;
