@@ -7,3 +7,4 @@
 mod drill;
 mod harness;
 mod scenario_errors;
+mod schema;
