@@ -447,6 +447,8 @@ impl Drill {
             phases,
         });
 
+        self.read_metrics("before").await;
+
         // The ledger first: whatever happens next, recover knows what to undo.
         if !scenario.outage.inject.is_empty() {
             self.journal.emit(EventKind::RestorePending {
@@ -509,6 +511,21 @@ impl Drill {
             early: self.stopped(),
         });
         set
+    }
+
+    /// Reads Alertmanager's failure counters, when the target is one.
+    async fn read_metrics(&self, when: &str) {
+        let target = &self.loaded.scenario.target;
+        if target.kind != crate::scenario::model::TargetKind::Alertmanager {
+            return;
+        }
+        let Some(url) = &target.url else { return };
+        if let Some(metrics) = crate::target::metrics::read(url).await {
+            self.journal.emit(EventKind::TargetMetrics {
+                when: when.to_string(),
+                metrics,
+            });
+        }
     }
 
     /// Lifts every fault and runs every restore action, even after an

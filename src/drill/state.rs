@@ -116,6 +116,9 @@ pub struct State {
     pub harness_error: Option<String>,
     pub finished: Option<(Stamp, String)>,
     pub outputs: Vec<String>,
+    /// Target metrics read before the outage and after restore.
+    pub metrics_before: Option<BTreeMap<String, f64>>,
+    pub metrics_after: Option<BTreeMap<String, f64>>,
     /// The last event's time.
     pub last: Stamp,
 }
@@ -338,6 +341,13 @@ impl State {
             }
             EventKind::DrillFinished { verdict } => self.finished = Some((t, verdict.clone())),
             EventKind::OutputWritten { file } => self.outputs.push(file.clone()),
+            EventKind::TargetMetrics { when, metrics } => {
+                if when == "before" {
+                    self.metrics_before = Some(metrics.clone());
+                } else {
+                    self.metrics_after = Some(metrics.clone());
+                }
+            }
         }
     }
 

@@ -24,6 +24,8 @@ pub struct Summary<'a> {
     pub faults: &'a BTreeMap<String, FaultView>,
     pub checks: &'a ChecksView,
     pub restore: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alertmanager_metrics: Option<&'a BTreeMap<String, f64>>,
 }
 
 #[derive(Serialize)]
@@ -68,5 +70,6 @@ pub fn build(view: &View) -> Summary<'_> {
         faults: &view.faults,
         checks: &view.checks,
         restore: &view.restore,
+        alertmanager_metrics: view.target_metrics.as_ref(),
     }
 }

@@ -46,6 +46,8 @@ pub struct View {
     pub restore_failed: bool,
     pub interrupted: Option<String>,
     pub harness_error: Option<String>,
+    /// Alertmanager failure-counter deltas across the outage.
+    pub target_metrics: Option<BTreeMap<String, f64>>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -363,6 +365,10 @@ pub fn build(state: &State) -> View {
         restore,
         interrupted: state.interrupted.as_ref().map(|i| i.1.clone()),
         harness_error: state.harness_error.clone(),
+        target_metrics: match (&state.metrics_before, &state.metrics_after) {
+            (Some(b), Some(a)) => Some(crate::target::metrics::deltas(b, a)),
+            _ => None,
+        },
     }
 }
 

@@ -7,6 +7,7 @@
 
 pub mod builtin;
 pub mod external;
+pub mod metrics;
 pub mod process;
 pub mod template;
 

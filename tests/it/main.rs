@@ -4,6 +4,7 @@
 //! when an assertion fails, prints the command, its folder, stdout and
 //! stderr.
 
+mod alertmanager;
 mod drill;
 mod harness;
 mod scenario_errors;
