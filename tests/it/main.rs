@@ -7,5 +7,6 @@
 mod alertmanager;
 mod drill;
 mod harness;
+mod pipelines;
 mod scenario_errors;
 mod schema;
