@@ -1021,7 +1021,7 @@ async fn a_message_over_the_size_cap_is_read_then_refused_and_the_session_goes_o
 
 #[tokio::test]
 async fn a_slowloris_is_cut_off_while_others_are_served() {
-    let idle = Duration::from_millis(400);
+    let idle = Duration::from_secs(1);
     let step = Duration::from_millis(50);
     let limits = Limits {
         idle,
