@@ -47,6 +47,12 @@ const HUNG_AFTER: Duration = Duration::from_millis(300);
 /// given time (tokio never fires early; this only absorbs clock reads).
 const TIMER_SLACK: Duration = Duration::from_millis(5);
 
+/// One session that reached the fault: an attempt and a hit.
+const HIT_ONCE: FaultCounts = FaultCounts {
+    attempts: 1,
+    failed: 1,
+};
+
 /// One endpoint with its own journal, board and observer.
 struct Drill {
     journal: Arc<Journal>,
@@ -586,11 +592,7 @@ async fn defer_and_reject_fail_at_every_stage_without_an_arrival() {
                 "{case}"
             );
             assert!(error.to_string().contains(text), "{case}: {error}");
-            let counts = FaultCounts {
-                attempts: 1,
-                failed: 1,
-            };
-            assert_eq!(drill.counts(), counts, "{case}");
+            assert_eq!(drill.counts(), HIT_ONCE, "{case}");
             assert_eq!(
                 drill.arrivals(&nonce),
                 0,
@@ -635,11 +637,7 @@ async fn a_4xx_other_than_421_keeps_the_session_and_repeats_at_its_stage() {
         "221 2.0.0 Service closing transmission channel"
     );
     raw.expect_closed().await;
-    let hit_once = FaultCounts {
-        attempts: 1,
-        failed: 1,
-    };
-    assert_eq!(drill.counts(), hit_once, "one session, one hit");
+    assert_eq!(drill.counts(), HIT_ONCE, "one session, one hit");
 
     // A client that leaves before the stage is an attempt, not a hit.
     let mut early = Raw::connect(drill.addr).await;
@@ -704,14 +702,7 @@ async fn drop_closes_without_a_reply() {
             error.status().is_none(),
             "{case}: no SMTP reply, got {error}"
         );
-        assert_eq!(
-            drill.counts(),
-            FaultCounts {
-                attempts: 1,
-                failed: 1
-            },
-            "{case}"
-        );
+        assert_eq!(drill.counts(), HIT_ONCE, "{case}");
         assert_eq!(drill.arrivals(&nonce), 0, "{case}");
         drill.stop().await;
     }
@@ -788,13 +779,7 @@ async fn slow_answers_correctly_after_the_delay() {
         started.elapsed()
     );
     assert_eq!(drill.arrivals(&nonce), 1, "a slow server still delivers");
-    assert_eq!(
-        drill.counts(),
-        FaultCounts {
-            attempts: 1,
-            failed: 1
-        }
-    );
+    assert_eq!(drill.counts(), HIT_ONCE);
     drill.stop().await;
 
     // Without `delay`, one second before the greeting.
@@ -1211,14 +1196,7 @@ async fn swaks_sees_each_fault_at_its_stage() {
         };
         assert_eq!(code, exit, "{case}\n{output}");
         assert!(output.contains(&expected), "{case}: {expected}\n{output}");
-        assert_eq!(
-            drill.counts(),
-            FaultCounts {
-                attempts: 1,
-                failed: 1
-            },
-            "{case}"
-        );
+        assert_eq!(drill.counts(), HIT_ONCE, "{case}");
         assert_eq!(drill.arrivals(&nonce), 0, "{case}");
         drill.stop().await;
     }
