@@ -2,7 +2,8 @@
 //!
 //! `harness` runs the real `outage-drill` binary in a scratch folder and,
 //! when an assertion fails, prints the command, its folder, stdout and
-//! stderr.
+//! stderr. `smtp` drives the SMTP endpoint through the library with
+//! lettre, swaks and raw sockets.
 
 mod alertmanager;
 mod drill;
@@ -10,3 +11,4 @@ mod harness;
 mod pipelines;
 mod scenario_errors;
 mod schema;
+mod smtp;

@@ -154,6 +154,31 @@ mod tests {
     }
 
     #[test]
+    fn mangled_messages_decode_without_panicking() {
+        let mut state = 0x9e37_79b9_u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let sample = ALERTMANAGER_QP.as_bytes();
+        for _ in 0..300 {
+            let mut raw = sample.to_vec();
+            for _ in 0..8 {
+                let at = (next() as usize) % raw.len();
+                match next() % 3 {
+                    0 => raw[at] = next() as u8,
+                    1 => raw.truncate(at.max(1)),
+                    _ => raw.insert(at, b'='),
+                }
+            }
+            let decoded = decode(&raw);
+            assert!(decoded.observable.starts_with(&raw));
+        }
+    }
+
+    #[test]
     fn garbage_is_still_scanned_raw() {
         let decoded = decode(b"\xff\xfe DRILL-x-y-1 \x00\r\n\r\n");
         assert_eq!(find_nonces(&decoded.observable), vec!["DRILL-x-y-1"]);

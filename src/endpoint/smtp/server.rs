@@ -3,8 +3,10 @@
 //! cancellation closes every session and releases the port.
 //!
 //! [`start`] returns once the port is bound; the accept loop runs in
-//! [`Running::task`], which ends after the last session has closed. The
-//! listener never touches message content.
+//! [`Running::task`], which ends after the last session has closed. Under
+//! `refuse` the sessions already open go on; only new connections are
+//! refused, and the kernel refuses them, so they are not counted as fault
+//! attempts. The listener never touches message content.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -94,6 +96,7 @@ async fn accept_loop(endpoint: Arc<Endpoint>, listener: TcpListener, addr: Socke
     let mut current = endpoint.ctx.faults.watch(channel);
     let mut watching = true;
     let mut listener = Some(listener);
+    let mut rebind_failures = 0u32;
 
     loop {
         let refusing = refuses_all(current.borrow_and_update().as_ref());
@@ -105,8 +108,17 @@ async fn accept_loop(endpoint: Arc<Endpoint>, listener: TcpListener, addr: Socke
                 Ok(bound) => {
                     tracing::info!(channel, %addr, "listening again");
                     listener = Some(bound);
+                    rebind_failures = 0;
                 }
-                Err(e) => tracing::warn!(channel, %addr, error = %e, "cannot listen again yet"),
+                // Warn once; the retries every REBIND_RETRY would flood.
+                Err(e) if rebind_failures == 0 => {
+                    rebind_failures += 1;
+                    tracing::warn!(channel, %addr, error = %e, "cannot listen again yet; retrying");
+                }
+                Err(e) => {
+                    rebind_failures = rebind_failures.saturating_add(1);
+                    tracing::debug!(channel, %addr, error = %e, rebind_failures, "still cannot listen");
+                }
             }
         }
         let rebind_pending = !refusing && listener.is_none();

@@ -374,7 +374,7 @@ impl Session {
 
     /// Answers a bad command, and hangs up after too many in a row.
     async fn complain<S: Socket>(&mut self, wire: &mut Wire<S>, text: &str) -> Flow {
-        self.errors += 1;
+        self.errors = self.errors.saturating_add(1);
         let flow = self.send(wire, text).await;
         if flow != Flow::Continue || self.errors < self.endpoint.limits.max_errors {
             return flow;
@@ -485,4 +485,55 @@ fn decodable(text: &str) -> bool {
         || base64::engine::general_purpose::STANDARD
             .decode(text)
             .is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A deterministic stream of bytes (xorshift), so failures replay.
+    fn noise(seed: u64) -> impl Iterator<Item = u8> {
+        let mut state = seed | 1;
+        std::iter::repeat_with(move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 24) as u8
+        })
+    }
+
+    #[test]
+    fn hostile_lines_get_a_reply_and_never_panic_the_parser() {
+        let verbs: [&[u8]; 10] = [
+            b"MAIL FROM:<",
+            b"RCPT TO:<",
+            b"EHLO ",
+            b"AUTH ",
+            b"AUTH PLAIN ",
+            b"BDAT ",
+            b"MAIL FROM:<a@b> SIZE=",
+            b"RCPT TO:<a@b> NOTIFY=",
+            b"VRFY ",
+            b"",
+        ];
+        let mut bytes = noise(0x5eed);
+        for i in 0..50_000usize {
+            let mut line = verbs[i % verbs.len()].to_vec();
+            let len = usize::from(bytes.next().unwrap_or(0)) % 80;
+            line.extend(bytes.by_ref().take(len).filter(|b| *b != b'\n'));
+            line.extend_from_slice(b"\r\n");
+            let _ = Position::of_line(&line);
+            if let Err(error) = Request::parse(&mut line.iter()) {
+                let reply = parse_error(error);
+                assert!(reply.starts_with('5'), "{reply}");
+                assert!(!reply.contains(['\r', '\n']), "{reply}");
+            }
+        }
+    }
+
+    #[test]
+    fn auth_responses_must_be_base64() {
+        assert!(decodable("dXNlcg==") && decodable("=") && decodable(""));
+        assert!(!decodable("not base64!") && !decodable("dXNlcg="));
+    }
 }

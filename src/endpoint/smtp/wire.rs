@@ -214,12 +214,21 @@ impl<S: Socket> Wire<S> {
         }
     }
 
-    /// Closes politely: shuts down our side (with TLS, after close_notify).
+    /// Closes politely: shuts down our side (with TLS, after close_notify),
+    /// then reads until the peer closes too, for at most [`CLOSE_GRACE`].
+    /// Closing with unread input would make the kernel send a reset, which
+    /// can destroy our last reply (a 421) before the peer has read it.
     pub async fn close(mut self) {
         let io = &mut self.io;
+        let mut sink = [0u8; 4096];
+        let linger = async {
+            io.shutdown().await?;
+            while io.read(&mut sink).await? > 0 {}
+            Ok::<(), io::Error>(())
+        };
         tokio::select! {
             _ = self.cancel.cancelled() => {}
-            _ = tokio::time::timeout(CLOSE_GRACE, io.shutdown()) => {}
+            _ = tokio::time::timeout(CLOSE_GRACE, linger) => {}
         }
     }
 
