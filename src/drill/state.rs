@@ -274,6 +274,14 @@ impl State {
                 error,
                 elapsed_ms,
             } => {
+                // A listener stopped by `refuse` cannot count what the kernel
+                // turned away; the built-in target's refused connection is
+                // that attempt.
+                if self.refusing(channel) && error.contains("refused") {
+                    let counts = self.faults.entry(channel.clone()).or_default();
+                    counts.attempts += 1;
+                    counts.failed += 1;
+                }
                 if let Some(f) = self.firing_mut(nonce) {
                     f.routes.push(RouteResult {
                         channel: channel.clone(),
@@ -349,6 +357,17 @@ impl State {
                 }
             }
         }
+    }
+
+    /// Whether `channel` is under a `refuse` fault right now.
+    fn refusing(&self, channel: &str) -> bool {
+        let lifted_after = |at: Stamp| self.faults_lifted.is_some_and(|l| l >= at);
+        self.applied.last().is_some_and(|a| {
+            !lifted_after(a.at)
+                && a.faults
+                    .get(channel)
+                    .is_some_and(|f| f.fail == crate::scenario::model::FailMode::Refuse)
+        })
     }
 
     fn firing_mut(&mut self, nonce: &str) -> Option<&mut Firing> {
