@@ -2,6 +2,8 @@
 //!
 //! `harness` runs the real `outage-drill` binary in a scratch folder and,
 //! when an assertion fails, prints the command, its folder, stdout and
-//! stderr.
+//! stderr. `http` drives the HTTP endpoints through the library over real
+//! sockets.
 
 mod harness;
+mod http;
