@@ -1240,6 +1240,29 @@ async fn slow_heads_and_bodies_are_cut_off() {
 }
 
 #[tokio::test]
+async fn garbage_and_oversized_heads_are_refused() {
+    let bench = bench(ChannelKind::Pagerduty).await;
+    let addr = bench.running.addr;
+    let garbage = raw_exchange(addr, b"\x16\x03\x01 not http at all\r\n\r\n", PROMPT)
+        .await
+        .expect("an answer, then close");
+    assert!(garbage.starts_with("HTTP/1.1 400"), "{garbage}");
+
+    let mut huge = b"POST /v2/enqueue HTTP/1.1\r\nHost: x\r\nX-Pad: ".to_vec();
+    huge.extend(std::iter::repeat_n(b'a', 100 * 1024));
+    huge.extend_from_slice(b"\r\n\r\n");
+    let answer = raw_exchange(addr, &huge, PROMPT)
+        .await
+        .expect("an answer, then close");
+    assert!(answer.starts_with("HTTP/1.1 431"), "{answer}");
+
+    // The endpoint is unharmed.
+    let response = client().get(bench.url("/v2/enqueue")).send().await.unwrap();
+    assert_eq!(response.status(), 405);
+    bench.stop().await;
+}
+
+#[tokio::test]
 async fn idle_connections_do_not_keep_others_waiting() {
     let bench = bench(ChannelKind::Slack).await;
     let nonce = "DRILL-r7f3a-idle-1";

@@ -69,6 +69,7 @@ pub(super) async fn serve(endpoint: Arc<Endpoint>, stream: TcpStream, _slot: Own
     let mut conn = http1::Builder::new()
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout)
+        .max_header_size(limits.max_head_bytes)
         .max_buf_size(limits.max_head_bytes.max(HYPER_MIN_BUF))
         .keep_alive(true)
         .serve_connection(TokioIo::new(stream), service);
