@@ -17,7 +17,10 @@ pub fn root() -> PathBuf {
 
 /// A fresh scratch folder, removed when dropped.
 pub fn scratch() -> tempfile::TempDir {
-    tempfile::Builder::new().prefix("outage-drill-test-").tempdir().expect("scratch folder")
+    tempfile::Builder::new()
+        .prefix("outage-drill-test-")
+        .tempdir()
+        .expect("scratch folder")
 }
 
 /// One finished command, with everything needed to explain a failure.
@@ -54,7 +57,12 @@ impl Run {
 
     /// Asserts the exit code, printing the run when it differs.
     pub fn expect_code(&self, code: i32) -> &Self {
-        assert_eq!(self.code(), code, "unexpected exit code\n{}", self.explain());
+        assert_eq!(
+            self.code(),
+            code,
+            "unexpected exit code\n{}",
+            self.explain()
+        );
         self
     }
 }
@@ -72,5 +80,9 @@ pub fn run_with_env(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
         cmd.env(k, v);
     }
     let output = cmd.output().expect("outage-drill runs");
-    Run { cmd: format!("outage-drill {}", args.join(" ")), cwd: cwd.to_path_buf(), output }
+    Run {
+        cmd: format!("outage-drill {}", args.join(" ")),
+        cwd: cwd.to_path_buf(),
+        output,
+    }
 }
