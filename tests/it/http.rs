@@ -14,7 +14,7 @@ use outage_drill::drill::clock::{Clock, Stamp};
 use outage_drill::drill::event::{EventKind, Purpose};
 use outage_drill::drill::journal::Journal;
 use outage_drill::drill::state::{FaultCounts, State};
-use outage_drill::endpoint::http::{Limits, start_with};
+use outage_drill::endpoint::http::{Limits, start_with_limits};
 use outage_drill::endpoint::{
     EndpointContext, EndpointError, FaultBoard, Observer, Running, start,
 };
@@ -63,7 +63,7 @@ async fn bench_with(kind: ChannelKind, limits: Limits) -> Bench {
         cancel: cancel.clone(),
     };
     let addr: SocketAddr = "127.0.0.1:0".parse().unwrap();
-    let running = start_with(channel, kind, addr, ctx, limits)
+    let running = start_with_limits(channel, kind, addr, ctx, limits)
         .await
         .expect("endpoint starts");
     assert_ne!(running.addr.port(), 0, "the real port is reported");

@@ -40,4 +40,4 @@ mod sinks;
 mod vendor;
 mod wire;
 
-pub use server::{Limits, start, start_with};
+pub use server::{Limits, start, start_with_limits};

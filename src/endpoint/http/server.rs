@@ -98,7 +98,7 @@ pub async fn start(
     addr: SocketAddr,
     ctx: EndpointContext,
 ) -> Result<Running, EndpointError> {
-    start_with(channel, kind, addr, ctx, Limits::default()).await
+    start_with_limits(channel, kind, addr, ctx, Limits::default()).await
 }
 
 /// [`start`] with chosen limits (tests shorten the timeouts).
@@ -106,7 +106,7 @@ pub async fn start(
 /// # Errors
 ///
 /// As [`start`].
-pub async fn start_with(
+pub async fn start_with_limits(
     channel: &str,
     kind: ChannelKind,
     addr: SocketAddr,
