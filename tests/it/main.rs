@@ -2,12 +2,15 @@
 //!
 //! `harness` runs the real `outage-drill` binary in a scratch folder and,
 //! when an assertion fails, prints the command, its folder, stdout and
-//! stderr. `smtp` drives the SMTP endpoint through the library with
 //! lettre, swaks and raw sockets.
+//! sockets.
+//! stderr. `http` drives the HTTP endpoints through the library over real
+//! stderr. `smtp` drives the SMTP endpoint through the library with
 
 mod alertmanager;
 mod drill;
 mod harness;
+mod http;
 mod pipelines;
 mod scenario_errors;
 mod schema;
