@@ -59,3 +59,43 @@ mod tests {
         assert_eq!(s.mask(r#"{"v":"a\"b"}"#), r#"{"v":"***"}"#);
     }
 }
+
+/// The secrets of the scenario being run, for output that cannot be handed
+/// a [`Secrets`] directly (the log writer).
+static GLOBAL: std::sync::RwLock<Option<Secrets>> = std::sync::RwLock::new(None);
+
+/// Makes `secrets` the ones every log line is masked with.
+pub fn set_global(secrets: &Secrets) {
+    *GLOBAL.write().unwrap_or_else(|p| p.into_inner()) = Some(secrets.clone());
+}
+
+/// Masks text with the global secrets, if any.
+pub fn mask_global(text: &str) -> String {
+    match &*GLOBAL.read().unwrap_or_else(|p| p.into_inner()) {
+        Some(s) if !s.is_empty() => s.mask(text),
+        _ => text.to_string(),
+    }
+}
+
+/// A log writer to stderr that masks secrets in every line.
+pub struct MaskingStderr;
+
+impl std::io::Write for MaskingStderr {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let text = String::from_utf8_lossy(buf);
+        std::io::stderr().write_all(mask_global(&text).as_bytes())?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for MaskingStderr {
+    type Writer = MaskingStderr;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        MaskingStderr
+    }
+}

@@ -116,7 +116,7 @@ fn init_logging() {
     let filter = EnvFilter::try_from_env("RUST_LOG").unwrap_or_else(|_| EnvFilter::new("warn"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(crate::secret::MaskingStderr)
         .try_init();
 }
 
@@ -298,6 +298,7 @@ fn run_drill(args: RunArgs) -> u8 {
             return EXIT_INVALID;
         }
     };
+    crate::secret::set_global(&loaded.secrets);
     let opts = RunOptions {
         speed: args.speed,
         seed: args.seed,

@@ -49,6 +49,7 @@ pub async fn recover(dir: &Path) -> u8 {
             return super::EXIT_ERROR;
         }
     };
+    crate::secret::set_global(&scenario.secrets);
     let origin = DateTime::parse_from_rfc3339(&run.origin_utc)
         .map(|t| t.with_timezone(&Utc))
         .unwrap_or_else(|_| Utc::now());

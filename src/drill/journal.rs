@@ -82,15 +82,24 @@ impl Journal {
     /// Records an event that happened at `t` (e.g. when a request reached an
     /// endpoint, which is earlier than when its body was read).
     pub fn emit_at(&self, t: Stamp, kind: EventKind) {
-        let event = Event {
+        let mut event = Event {
             t,
             at: rfc3339(self.clock.utc(t)),
             kind,
         };
         let line = match serde_json::to_string(&event) {
-            Ok(line) => self.secrets.mask(&line),
+            Ok(line) => line,
             Err(e) => format!("{{\"event\":\"unserialisable\",\"error\":\"{e}\"}}"),
         };
+        // The state folds what the file holds, secrets masked, so nothing
+        // rendered from it (record, summary, messages) can show a secret.
+        let masked = self.secrets.mask(&line);
+        if masked != line {
+            if let Ok(e) = serde_json::from_str::<Event>(&masked) {
+                event = e;
+            }
+        }
+        let line = masked;
         let mut inner = self.lock();
         if let Some(file) = inner.file.as_mut() {
             let written = file

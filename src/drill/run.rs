@@ -203,6 +203,7 @@ impl Drill {
                     stage: Stage::Restore,
                 });
                 self.restore().await;
+                self.read_metrics("after").await;
                 while let Some(done) = outage_firings.try_join_next() {
                     let _ = done;
                 }

@@ -50,6 +50,8 @@ pub struct RouteResult {
     pub accepted: bool,
     pub error: Option<String>,
     pub elapsed_ms: f64,
+    /// When the route's outcome was journaled.
+    pub at: Stamp,
 }
 
 #[derive(Clone, Debug)]
@@ -288,6 +290,7 @@ impl State {
                         accepted: false,
                         error: Some(error.clone()),
                         elapsed_ms: *elapsed_ms,
+                        at: t,
                     });
                 }
             }
@@ -302,6 +305,7 @@ impl State {
                         accepted: true,
                         error: None,
                         elapsed_ms: *elapsed_ms,
+                        at: t,
                     });
                 }
             }

@@ -87,6 +87,27 @@ pub fn deadline(f: &Firing) -> Stamp {
     f.fired.plus(Duration::from_millis(f.rto_ms))
 }
 
+/// The end of the window in which arrivals count: the RTO deadline plus
+/// [`SETTLE_GRACE`], or, when the built-in target accepted the alert on a
+/// route later than that (a slow failover chain), that moment plus the
+/// grace. Arrivals after it do not count: the verdict was already given.
+pub fn window_end(f: &Firing) -> Stamp {
+    let by_rto = deadline(f).plus(SETTLE_GRACE);
+    let accepted = f
+        .routes
+        .iter()
+        .filter(|r| r.accepted)
+        .map(|r| r.at.plus(SETTLE_GRACE))
+        .max();
+    accepted.map_or(by_rto, |a| a.max(by_rto))
+}
+
+/// First arrival per channel that counts (inside [`window_end`]).
+pub fn counted_arrivals(f: &Firing) -> impl Iterator<Item = (&String, &Stamp)> {
+    let end = window_end(f);
+    f.arrivals.iter().filter(move |(_, t)| **t <= end)
+}
+
 /// The firing's outcome judged with everything seen so far.
 pub fn outcome(f: &Firing) -> Outcome {
     if f.fire_error.is_some() {
@@ -94,16 +115,17 @@ pub fn outcome(f: &Firing) -> Outcome {
     }
     let due = deadline(f);
     if f.expect.is_empty() {
-        return match f.arrivals.values().min() {
-            Some(first) if *first <= due => Outcome::Delivered,
+        return match counted_arrivals(f).map(|(_, t)| *t).min() {
+            Some(first) if first <= due => Outcome::Delivered,
             Some(_) => Outcome::Late,
             None => Outcome::Dropped,
         };
     }
+    let counted: std::collections::BTreeMap<&String, &Stamp> = counted_arrivals(f).collect();
     let mut late = false;
     for channel in &f.expect {
-        match f.arrivals.get(channel) {
-            Some(t) => late |= *t > due,
+        match counted.get(channel) {
+            Some(t) => late |= **t > due,
             None => return Outcome::Dropped,
         }
     }
@@ -132,7 +154,7 @@ pub fn decided(f: &Firing, now: Stamp, in_flight: bool) -> bool {
     if in_flight {
         return false;
     }
-    f.exhausted || now >= deadline(f).plus(SETTLE_GRACE)
+    f.exhausted || now >= window_end(f)
 }
 
 /// Counts of outage firings by outcome.
@@ -228,8 +250,13 @@ pub fn verdict(state: &State) -> (Verdict, Vec<String>) {
         return (Verdict::Fail, reasons);
     }
 
+    // Inject actions that ran are the outage itself (a disabled connector):
+    // the drill tested something even if no mock endpoint was reached.
+    let injected = state.actions.iter().any(|a| {
+        a.side == super::event::ActionSide::Inject && a.finished.as_ref().is_some_and(|f| f.1)
+    });
     let faulted_primaries = faulted_primaries(state);
-    if !faulted_primaries.is_empty() {
+    if !faulted_primaries.is_empty() && !injected {
         let hit = faulted_primaries.iter().any(|c| {
             state
                 .faults

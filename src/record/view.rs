@@ -133,9 +133,7 @@ pub fn build(state: &State) -> View {
 
     let firing_view = |f: &Firing| {
         let outcome = verdict::outcome(f);
-        let mut arrivals: Vec<ArrivalView> = f
-            .arrivals
-            .iter()
+        let mut arrivals: Vec<ArrivalView> = verdict::counted_arrivals(f)
             .map(|(c, t)| ArrivalView {
                 channel: c.clone(),
                 at: at(*t),

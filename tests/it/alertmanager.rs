@@ -92,7 +92,7 @@ fn alertmanager_with_email_only_fails() {
     }
     let (run, s) = drill(
         &root().join("examples/alertmanager-email-only/drill.yaml"),
-        "2",
+        "1",
     );
     run.expect_code(1);
     assert_eq!(s["verdict"], "fail");
@@ -113,7 +113,7 @@ fn a_refusal_after_the_final_dot_is_caught() {
     }
     let (run, s) = drill(
         &root().join("examples/alertmanager-email-only/end-of-data.yaml"),
-        "2",
+        "1",
     );
     run.expect_code(1);
     assert_eq!(s["verdict"], "fail");

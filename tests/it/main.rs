@@ -2,10 +2,9 @@
 //!
 //! `harness` runs the real `outage-drill` binary in a scratch folder and,
 //! when an assertion fails, prints the command, its folder, stdout and
-//! lettre, swaks and raw sockets.
-//! sockets.
-//! stderr. `http` drives the HTTP endpoints through the library over real
-//! stderr. `smtp` drives the SMTP endpoint through the library with
+//! stderr. `smtp` and `http` drive the endpoints through the library with
+//! real clients (lettre, swaks, reqwest, curl, raw sockets); `drill`,
+//! `pipelines` and `alertmanager` run whole drills through the binary.
 
 mod alertmanager;
 mod drill;

@@ -188,7 +188,7 @@ fn secrets_never_reach_an_output() {
 name: secrets
 title: Secrets stay secret
 channels:
-  - {{ name: mail, kind: smtp, role: primary, listen: \"127.0.0.1:0\" }}
+  - {{ name: mail, kind: smtp, listen: \"127.0.0.1:0\" }}
   - {{ name: soc-slack, kind: slack, listen: \"127.0.0.1:{slack}\" }}
 outage:
   duration: 1s
