@@ -688,6 +688,7 @@ async fn watch_signals(journal: Arc<Journal>, stop: CancellationToken) {
         _ = tokio::signal::ctrl_c() => "SIGINT",
         _ = term.recv() => "SIGTERM",
     };
+    eprintln!("\n{name}: lifting every fault and running restore actions before exiting…");
     journal.emit(EventKind::Interrupted {
         signal: name.to_string(),
     });
