@@ -7,7 +7,7 @@ POST /trigger           {"nonce", "title", "severity"}: notify by email
 POST /connectors/email/disable | /enable   what inject/restore call.
 GET  /health            readiness.
 
-Usage: soar.py PORT SMTP_HOST:PORT SLACK_URL
+Usage: soar.py LISTEN_HOST:PORT SMTP_HOST:PORT SLACK_URL
 """
 import json
 import smtplib
@@ -16,7 +16,7 @@ import urllib.request
 from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-PORT = int(sys.argv[1])
+HOST, PORT = sys.argv[1].rsplit(":", 1)
 SMTP_HOST, SMTP_PORT = sys.argv[2].rsplit(":", 1)
 SLACK_URL = sys.argv[3]
 state = {"email": True}
@@ -74,4 +74,4 @@ class Handler(BaseHTTPRequestHandler):
         self.answer(202, "queued")
 
 
-ThreadingHTTPServer(("127.0.0.1", PORT), Handler).serve_forever()
+ThreadingHTTPServer((HOST, int(PORT)), Handler).serve_forever()

@@ -212,6 +212,4 @@ pub enum EventKind {
     HarnessFailed { error: String },
     /// The last event of a run: its verdict, as computed from the journal.
     DrillFinished { verdict: String },
-    /// An artifact was written.
-    OutputWritten { file: String },
 }

@@ -158,7 +158,9 @@ struct Drill {
 
 impl Drill {
     async fn execute(self: Arc<Self>) {
-        let mut firings = JoinSet::new();
+        // Canaries and outage firings; dropped (aborted) at teardown.
+        let mut canaries = JoinSet::new();
+        let mut outage_firings = JoinSet::new();
         let mut process: Option<TargetProcess> = None;
         let mut endpoint_tasks = Vec::new();
 
@@ -178,7 +180,7 @@ impl Drill {
                 self.journal.emit(EventKind::StageStarted {
                     stage: Stage::Baseline,
                 });
-                self.canary(Purpose::Baseline, target, &mut firings).await
+                self.canary(Purpose::Baseline, target, &mut canaries).await
             } else {
                 true
             };
@@ -190,7 +192,7 @@ impl Drill {
                 // The outage runs in its own task so that a panic in it
                 // still leads to restore below.
                 let outage = tokio::spawn(self.clone().outage(target.clone()));
-                let mut outage_firings = match outage.await {
+                outage_firings = match outage.await {
                     Ok(set) => set,
                     Err(e) => {
                         self.journal.emit(EventKind::HarnessFailed {
@@ -204,16 +206,12 @@ impl Drill {
                 });
                 self.restore().await;
                 self.read_metrics("after").await;
-                while let Some(done) = outage_firings.try_join_next() {
-                    let _ = done;
-                }
-                firings_merge(&mut firings, outage_firings);
 
                 if self.loaded.scenario.checks.recovery && !self.stopped() {
                     self.journal.emit(EventKind::StageStarted {
                         stage: Stage::Recovery,
                     });
-                    self.canary(Purpose::Recovery, target, &mut firings).await;
+                    self.canary(Purpose::Recovery, target, &mut canaries).await;
                 }
             }
             self.journal.emit(EventKind::StageStarted {
@@ -223,7 +221,8 @@ impl Drill {
         }
 
         // Teardown: stop firings, endpoints and the target's process.
-        firings.abort_all();
+        canaries.abort_all();
+        outage_firings.abort_all();
         self.endpoints_stop.cancel();
         for task in endpoint_tasks {
             let _ = tokio::time::timeout(SHUTDOWN_GRACE, task).await;
@@ -669,12 +668,6 @@ fn first_on(s: &State, nonce: &str, channels: &[String]) -> Option<(String, supe
         .filter(|(c, _)| channels.contains(c))
         .min_by_key(|(_, t)| **t)
         .map(|(c, t)| (c.clone(), *t))
-}
-
-fn firings_merge(into: &mut JoinSet<()>, mut from: JoinSet<()>) {
-    // JoinSet cannot be merged; move the remaining tasks under one owner by
-    // awaiting them from a task in `into`.
-    into.spawn(async move { while from.join_next().await.is_some() {} });
 }
 
 /// Ctrl-C or SIGTERM: journal it and cancel every wait.

@@ -117,7 +117,6 @@ pub struct State {
     pub interrupted: Option<(Stamp, String)>,
     pub harness_error: Option<String>,
     pub finished: Option<(Stamp, String)>,
-    pub outputs: Vec<String>,
     /// Target metrics read before the outage and after restore.
     pub metrics_before: Option<BTreeMap<String, f64>>,
     pub metrics_after: Option<BTreeMap<String, f64>>,
@@ -352,7 +351,6 @@ impl State {
                 self.harness_error.get_or_insert_with(|| error.clone());
             }
             EventKind::DrillFinished { verdict } => self.finished = Some((t, verdict.clone())),
-            EventKind::OutputWritten { file } => self.outputs.push(file.clone()),
             EventKind::TargetMetrics { when, metrics } => {
                 if when == "before" {
                     self.metrics_before = Some(metrics.clone());

@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use crate::drill::summary;
-use crate::harness::{root, run_in, scratch};
+use crate::harness::{isolated_copy, root, run_in, scratch};
 
 const BINARY: &str = "prometheus-alertmanager";
 
@@ -25,8 +25,10 @@ fn available() -> bool {
     found
 }
 
+/// Runs a copy of `scenario` (and its Alertmanager config) on fresh ports.
 fn drill(scenario: &Path, speed: &str) -> (crate::harness::Run, serde_json::Value) {
     let dir = scratch();
+    let scenario = isolated_copy(scenario, dir.path());
     let out = dir.path().join("out");
     let run = run_in(
         dir.path(),

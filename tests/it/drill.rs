@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::harness::{bin, root, run_in, scratch};
+use crate::harness::{bin, isolated_copy, root, run_in, scratch};
 
 /// Checks `summary.json` in `dir` against the contract's JSON Schema.
 pub fn summary(dir: &Path) -> Value {
@@ -51,7 +51,11 @@ fn ex1331830_passes_with_every_fault_hit() {
     let dir = scratch();
     let out = dir.path().join("out");
     let started = Instant::now();
-    let scenario = root().join("../shared/spec/examples/ex1331830.yaml");
+    // The contract's example, unchanged but for its ports.
+    let scenario = isolated_copy(
+        &root().join("../shared/spec/examples/ex1331830.yaml"),
+        dir.path(),
+    );
     let run = run_in(
         dir.path(),
         &[
@@ -83,7 +87,10 @@ fn ex1331830_passes_with_every_fault_hit() {
 fn email_only_fails_with_every_firing_dropped() {
     let dir = scratch();
     let out = dir.path().join("out");
-    let scenario = root().join("../shared/spec/examples/email-only.yaml");
+    let scenario = isolated_copy(
+        &root().join("../shared/spec/examples/email-only.yaml"),
+        dir.path(),
+    );
     let run = run_in(
         dir.path(),
         &[

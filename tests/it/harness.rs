@@ -86,3 +86,46 @@ pub fn run_with_env(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
         output,
     }
 }
+
+/// A port that was free a moment ago.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Copies `scenario` and every file beside it into `dir`, moving each fixed
+/// loopback port (`127.0.0.1:NNNN`) to a fresh free port, the same one in
+/// every file. Tests run in parallel with other suites on the same machine,
+/// so the examples' fixed ports cannot be relied on. Returns the copy's path.
+pub fn isolated_copy(scenario: &Path, dir: &Path) -> PathBuf {
+    let folder = scenario.parent().unwrap();
+    let pattern = regex::Regex::new(r"127\.0\.0\.1:(\d{2,5})").unwrap();
+    let mut ports = std::collections::HashMap::new();
+    for entry in std::fs::read_dir(folder).unwrap() {
+        let path = entry.unwrap().path();
+        if !path.is_file() {
+            continue;
+        }
+        let bytes = std::fs::read(&path).unwrap();
+        let to = dir.join(path.file_name().unwrap());
+        match String::from_utf8(bytes.clone()) {
+            Ok(text) => {
+                let text = pattern.replace_all(&text, |c: &regex::Captures| {
+                    let old: u16 = c[1].parse().unwrap();
+                    if old == 0 {
+                        return c[0].to_string();
+                    }
+                    let new = *ports.entry(old).or_insert_with(free_port);
+                    format!("127.0.0.1:{new}")
+                });
+                std::fs::write(&to, text.as_bytes()).unwrap();
+            }
+            Err(_) => std::fs::write(&to, bytes).unwrap(),
+        }
+        std::fs::set_permissions(&to, std::fs::metadata(&path).unwrap().permissions()).unwrap();
+    }
+    dir.join(scenario.file_name().unwrap())
+}

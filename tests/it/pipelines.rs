@@ -6,38 +6,17 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use crate::drill::{summary, wait_exit, wait_for_journal};
-use crate::harness::{bin, root, run_in, run_with_env, scratch};
+use crate::harness::{bin, free_port, isolated_copy, root, run_in, run_with_env, scratch};
 
-/// A port that was free a moment ago (for targets configured by URL).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// Copies an example folder into `dir`, giving it fresh ports.
-fn example_copy(name: &str, dir: &Path, ports: &[u16]) -> PathBuf {
-    let src = root().join("examples").join(name);
-    for entry in std::fs::read_dir(&src).unwrap() {
-        let path = entry.unwrap().path();
-        let mut text = std::fs::read_to_string(&path).unwrap();
-        for port in ports {
-            text = text.replace(&port.to_string(), &free_port().to_string());
-        }
-        let to = dir.join(path.file_name().unwrap());
-        std::fs::write(&to, text).unwrap();
-        let mode = std::fs::metadata(&path).unwrap().permissions();
-        std::fs::set_permissions(&to, mode).unwrap();
-    }
-    dir.join("drill.yaml")
+/// Copies an example folder into `dir` on fresh ports.
+fn example_copy(name: &str, dir: &Path) -> PathBuf {
+    isolated_copy(&root().join("examples").join(name).join("drill.yaml"), dir)
 }
 
 #[test]
 fn soar_webhook_falls_back_and_is_restored() {
     let dir = scratch();
-    let scenario = example_copy("soar-webhook", dir.path(), &[2565, 9141, 9151]);
+    let scenario = example_copy("soar-webhook", dir.path());
     let out = dir.path().join("out");
     let run = run_in(
         dir.path(),
@@ -66,7 +45,7 @@ fn soar_webhook_falls_back_and_is_restored() {
 #[test]
 fn command_target_passes_and_restores_its_marker() {
     let dir = scratch();
-    let scenario = example_copy("command", dir.path(), &[2555, 9131]);
+    let scenario = example_copy("command", dir.path());
     let out = dir.path().join("out");
     run_in(
         dir.path(),
@@ -87,7 +66,7 @@ fn command_target_passes_and_restores_its_marker() {
 }
 
 fn long_command_drill(dir: &Path) -> PathBuf {
-    let scenario = example_copy("command", dir, &[2555, 9131]);
+    let scenario = example_copy("command", dir);
     let text = std::fs::read_to_string(&scenario)
         .unwrap()
         .replace("duration: 4s", "duration: 10m");
