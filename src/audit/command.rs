@@ -154,24 +154,31 @@ fn gate_line(report: &Report, strict: bool) -> String {
     let scope = if report.rated {
         "critical paths"
     } else {
-        "paths (no --criticality mapping, so every path counts)"
+        "paths"
     };
-    let extra = if strict {
-        " (strict: partial fallbacks, unparsed matches and unparsable files count too)"
+    let mut why = Vec::new();
+    if !report.rated {
+        why.push("no --criticality mapping, so every path counts");
+    }
+    if strict {
+        why.push("strict: partial fallbacks, unparsed matches and unparsable files count too");
+    }
+    let why = if why.is_empty() {
+        String::new()
     } else {
-        ""
+        format!(" ({})", why.join("; "))
     };
     if !report.gate_fails(strict) {
-        return format!("gate: passed: no {scope} lack a fallback{extra}");
-    }
-    if failing.is_empty() {
-        return format!(
-            "gate: failed: {} files could not be parsed{extra}",
+        format!("gate: passed: no {scope} lack a fallback{why}")
+    } else if failing.is_empty() {
+        format!(
+            "gate: failed: {} files could not be parsed{why}",
             report.problems.len()
-        );
+        )
+    } else {
+        format!(
+            "gate: failed: {} {scope} lack a fallback{why}",
+            failing.len()
+        )
     }
-    format!(
-        "gate: failed: {} {scope} lack a fallback{extra}",
-        failing.len()
-    )
 }

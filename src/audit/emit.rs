@@ -11,6 +11,9 @@
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
+use std::sync::LazyLock;
+
+use regex::Regex;
 
 use super::channel::ChannelKind;
 use super::error::AuditError;
@@ -145,6 +148,14 @@ fn quoted(text: &str) -> String {
     out
 }
 
+/// Workflow template expressions (`@{...}`, `{{ ... }}`) replaced by `…`:
+/// a test alert's title is plain text.
+fn without_templates(text: &str) -> String {
+    static TEMPLATE: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"@\{[^}]*\}|\{\{[^}]*\}\}").expect("static regex"));
+    TEMPLATE.replace_all(text, "…").into_owned()
+}
+
 /// Text safe inside a `#` comment line.
 fn comment(text: &str) -> String {
     text.replace(['\r', '\n'], " ")
@@ -270,10 +281,11 @@ fn render(report: &Report, workflows: &[(String, Vec<&Finding>)]) -> String {
 
     let _ = writeln!(
         y,
-        "\ntarget:\n  # The harness's reference failover notifier, routed like the audited\n  \
-         # workflows. To drill the workflows themselves, use `kind: webhook` (e.g. a\n  \
-         # Logic App's HTTP trigger) or `kind: command`.\n  kind: builtin\n  mode: failover\n  \
-         routes:"
+        "\ntarget:\n  # The harness's reference notifier: it tries the mail path, then each fallback\n  \
+         # the audit found. It shows what the workflows' fallbacks must achieve, without\n  \
+         # running them. To drill a workflow itself, use `kind: webhook` (e.g. a Logic\n  \
+         # App's HTTP trigger URL) or `kind: command` instead.\n  kind: builtin\n  \
+         mode: failover\n  routes:"
     );
     for p in &primaries {
         let _ = writeln!(y, "    - {{ channel: {p}, timeout: 30s }}");
@@ -319,7 +331,7 @@ fn render(report: &Report, workflows: &[(String, Vec<&Finding>)]) -> String {
             .map(|f| f.notifies.as_str())
             .find(|t| !t.is_empty())
             .unwrap_or(first.action.as_str());
-        let title = excerpt(&format!("{workflow}: {about}"), 100);
+        let title = excerpt(&without_templates(&format!("{workflow}: {about}")), 100);
         let at = 1 + (2 * i) % 88;
         let _ = writeln!(
             y,
@@ -337,6 +349,14 @@ fn render(report: &Report, workflows: &[(String, Vec<&Finding>)]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn titles_lose_template_expressions() {
+        assert_eq!(
+            without_templates("Phish: @{triggerBody()?['title']} by {{ $json.user }}"),
+            "Phish: … by …"
+        );
+    }
 
     #[test]
     fn quoting_survives_quotes_backslashes_and_variables() {

@@ -339,8 +339,10 @@ fn classify(def: &Value, wf: &Workflow) -> Class {
 
 fn classify_connector(def: &Value, wf: &Workflow, kind: &str) -> Class {
     let api = api_of(def, wf);
+    // No query split: `?` also appears inside expressions (`triggerBody()?['id']`),
+    // and connector paths carry their query in `inputs.queries`.
     let path = str_at(&def["inputs"], "path").to_ascii_lowercase();
-    let path = path.split('?').next().unwrap_or("");
+    let path = path.as_str();
     let method = str_at(&def["inputs"], "method").to_ascii_lowercase();
     match api.as_str() {
         "office365" | "outlook" => {
@@ -722,7 +724,7 @@ mod tests {
             "/v2/SharedMailbox/Mail",
             "/v3/Mail/ReplyTo/@{encodeURIComponent(triggerBody()?['id'])}",
             "/Mail/Forward/abc",
-            "/codeless/api/v2.0/me/messages/abc/forward",
+            "/codeless/api/v2.0/me/messages/@{encodeURIComponent(triggerBody()?['id'])}/forward",
         ] {
             let found = audit(definition(json!({"Send": o365_send(path, "post")})));
             assert_eq!(found.len(), 1, "{path}");

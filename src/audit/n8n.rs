@@ -18,7 +18,7 @@ use serde_json::Value;
 
 use super::channel::{self, Channel, ChannelKind, HttpUse};
 use super::model::{Coverage, FallbackRoute, Finding, Format, Location, Send, Transport};
-use super::text::{excerpt, str_at};
+use super::text::{excerpt, find_text, str_at};
 
 /// One n8n workflow, parsed but not yet judged.
 #[derive(Debug)]
@@ -270,11 +270,7 @@ fn parse_workflow(file: &Path, base: &str, wf: &Value) -> Parsed {
             })
             .unwrap_or_default();
 
-        let notifies = ["subject", "text", "message", "bodyContent", "html"]
-            .iter()
-            .find_map(|k| param(node, k))
-            .map(|t| excerpt(t, 100))
-            .unwrap_or_default();
+        let notifies = notifies(node);
         let send = Send {
             workflow: name.clone(),
             format: Format::N8n,
@@ -295,6 +291,23 @@ fn parse_workflow(file: &Path, base: &str, wf: &Value) -> Parsed {
         sends,
         notifiers,
     }
+}
+
+/// The subject of the mail a node sends (n8n's `=` expression marker
+/// dropped), or an excerpt of its body; HTTP nodes are read in their JSON body.
+fn notifies(node: &Value) -> String {
+    let direct = ["subject", "text", "message", "bodyContent", "html"]
+        .iter()
+        .find_map(|k| param(node, k))
+        .map(str::to_string);
+    let from_json = || {
+        let body: Value = serde_json::from_str(param(node, "jsonBody")?).ok()?;
+        find_text(&body, &["subject"], 3).map(str::to_string)
+    };
+    direct
+        .or_else(from_json)
+        .map(|t| excerpt(t.strip_prefix('=').unwrap_or(&t), 100))
+        .unwrap_or_default()
 }
 
 /// The nodes wired to output `index` of `node`.
