@@ -4,4 +4,5 @@
 //! when an assertion fails, prints the command, its folder, stdout and
 //! stderr.
 
+mod audit;
 mod harness;
