@@ -84,8 +84,17 @@ pub fn write(path: &Path, report: &Report) -> Result<Option<(Vec<PathBuf>, usize
     };
     write(path, &emitted.yaml)?;
     let schema = path.with_file_name(SCHEMA_NAME);
-    let body = serde_json::to_string_pretty(&schemars::schema_for!(Scenario))
+    let mut schema_value = serde_json::to_value(schemars::schema_for!(Scenario))
         .map_err(|e| AuditError::Emit(e.to_string()))?;
+    if let Some(map) = schema_value.as_object_mut() {
+        // Sorts first, so a later audit recognises the file as its own output.
+        map.insert(
+            "$comment".into(),
+            format!("{MARKER} (the scenario model)").into(),
+        );
+    }
+    let body =
+        serde_json::to_string_pretty(&schema_value).map_err(|e| AuditError::Emit(e.to_string()))?;
     write(&schema, &body)?;
     Ok(Some((vec![path.to_path_buf(), schema], emitted.alerts)))
 }

@@ -49,30 +49,30 @@ fn workflows<'a>(file: &Path, doc: &'a Value) -> Vec<Workflow<'a>> {
     let stem = file_stem(file);
 
     // Standard workflow.json / `az logic workflow show`: {"definition": {...}}.
-    if let Some(def) = doc.get("definition").and_then(Value::as_object) {
-        if def.contains_key("actions") || def.contains_key("triggers") {
-            let name = match doc.get("name").and_then(Value::as_str) {
-                Some(n) => n.to_string(),
-                None if file.file_name().is_some_and(|n| n == "workflow.json") => file
-                    .parent()
-                    .and_then(Path::file_name)
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or(stem),
-                None => stem,
-            };
-            let mut connections = connections_of(doc.pointer("/parameters/$connections/value"));
-            connections.extend(connections_of(
-                def.get("parameters")
-                    .and_then(|p| p.pointer("/$connections/defaultValue")),
-            ));
-            return vec![Workflow {
-                name,
-                definition: def,
-                pointer: "/definition".into(),
-                connections,
-                arm: None,
-            }];
-        }
+    if let Some(def) = doc.get("definition").and_then(Value::as_object)
+        && (def.contains_key("actions") || def.contains_key("triggers"))
+    {
+        let name = match doc.get("name").and_then(Value::as_str) {
+            Some(n) => n.to_string(),
+            None if file.file_name().is_some_and(|n| n == "workflow.json") => file
+                .parent()
+                .and_then(Path::file_name)
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or(stem),
+            None => stem,
+        };
+        let mut connections = connections_of(doc.pointer("/parameters/$connections/value"));
+        connections.extend(connections_of(
+            def.get("parameters")
+                .and_then(|p| p.pointer("/$connections/defaultValue")),
+        ));
+        return vec![Workflow {
+            name,
+            definition: def,
+            pointer: "/definition".into(),
+            connections,
+            arm: None,
+        }];
     }
 
     // A bare definition, as the code view shows it.

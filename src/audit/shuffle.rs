@@ -299,13 +299,13 @@ fn reachable_notifiers(
         if !seen.insert(id.clone()) {
             continue;
         }
-        if let Some(action) = by_id.get(id.as_str()) {
-            if let Class::Notify(channel) = classify(action) {
-                let label = Some(str_at(action, "label"))
-                    .filter(|l| !l.is_empty())
-                    .unwrap_or(str_at(action, "name"));
-                out.push((label.to_string(), channel));
-            }
+        if let Some(action) = by_id.get(id.as_str())
+            && let Class::Notify(channel) = classify(action)
+        {
+            let label = Some(str_at(action, "label"))
+                .filter(|l| !l.is_empty())
+                .unwrap_or(str_at(action, "name"));
+            out.push((label.to_string(), channel));
         }
         for b in branches {
             if str_at(b, "source_id") == id {

@@ -71,10 +71,10 @@ pub fn find_text<'a>(value: &'a Value, names: &[&str], depth: usize) -> Option<&
             let Value::Object(map) = v else { continue };
             for (k, child) in map {
                 let key = k.rsplit('/').next().unwrap_or(k);
-                if names.iter().any(|n| key.eq_ignore_ascii_case(n)) {
-                    if let Some(s) = child.as_str().filter(|s| !s.trim().is_empty()) {
-                        return Some(s);
-                    }
+                if names.iter().any(|n| key.eq_ignore_ascii_case(n))
+                    && let Some(s) = child.as_str().filter(|s| !s.trim().is_empty())
+                {
+                    return Some(s);
                 }
                 if child.is_object() {
                     next.push(child);

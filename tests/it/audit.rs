@@ -652,6 +652,11 @@ fn the_emitted_scenario_is_a_valid_v1_drill() {
     assert!(s.outage.faults.contains_key("soc-teams"));
     assert_eq!(s.target.routes[0].channel, "exchange-smtp");
 
+    // A later audit of the folder skips the scenario and its schema.
+    let again = scan(&[dir.path().join("drills")]).unwrap();
+    assert_eq!(again.files_scanned, 2);
+    assert!(again.findings.is_empty(), "{:#?}", again.findings);
+
     // Nothing to drill: no file, a warning that says why.
     let none = dir.path().join("none.yaml");
     let exit = run(&AuditArgs {
