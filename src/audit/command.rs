@@ -176,8 +176,13 @@ fn gate_line(report: &Report, strict: bool) -> String {
             report.problems.len()
         )
     } else {
+        let (scope, verb) = if failing.len() == 1 {
+            (scope.trim_end_matches('s'), "lacks")
+        } else {
+            (scope, "lack")
+        };
         format!(
-            "gate: failed: {} {scope} lack a fallback{why}",
+            "gate: failed: {} {scope} {verb} a fallback{why}",
             failing.len()
         )
     }

@@ -1,7 +1,8 @@
 //! Azure Logic Apps and Microsoft Sentinel playbooks: ARM templates
 //! (`Microsoft.Logic/workflows` resources, nested templates included) and
 //! bare workflow definitions (Consumption code view, Standard `workflow.json`,
-//! `az logic workflow show` output).
+//! `az logic workflow show` output), and Power Automate flow exports, which
+//! share the definition language.
 //!
 //! A send is an `ApiConnection` on the Office 365 / Outlook connector whose
 //! path sends mail, an `Http` action that calls Graph `sendMail`, or the
@@ -70,6 +71,31 @@ fn workflows<'a>(file: &Path, doc: &'a Value) -> Vec<Workflow<'a>> {
             name,
             definition: def,
             pointer: "/definition".into(),
+            connections,
+            arm: None,
+        }];
+    }
+
+    // A Power Automate flow export or `az rest` output: {"properties": {"definition": {...}}}.
+    if let Some(def) = doc
+        .pointer("/properties/definition")
+        .and_then(Value::as_object)
+        .filter(|d| d.contains_key("actions") || d.contains_key("triggers"))
+    {
+        let name = [doc.pointer("/properties/displayName"), doc.get("name")]
+            .into_iter()
+            .flatten()
+            .find_map(Value::as_str)
+            .map(str::to_string)
+            .unwrap_or(stem);
+        let connections = connections_of(
+            def.get("parameters")
+                .and_then(|p| p.pointer("/$connections/defaultValue")),
+        );
+        return vec![Workflow {
+            name,
+            definition: def,
+            pointer: "/properties/definition".into(),
             connections,
             arm: None,
         }];
@@ -249,6 +275,15 @@ fn api_of(def: &Value, wf: &Workflow) -> String {
                 .and_then(Value::as_str)
                 .map(str::to_string)
         });
+    // Power Automate: host.apiId `/providers/Microsoft.PowerApps/apis/shared_office365`.
+    let flow_api = host
+        .and_then(|h| h.get("apiId").or_else(|| h.get("connectionName")))
+        .and_then(Value::as_str)
+        .and_then(|id| id.rsplit('/').next())
+        .map(|last| api_from_key(last.trim_start_matches("shared_")));
+    if let (None, Some(api)) = (&key, flow_api) {
+        return api;
+    }
     if let Some(key) = key {
         return wf
             .connections
@@ -303,7 +338,10 @@ static O365_SEND_PATHS: LazyLock<Vec<(Regex, &'static str)>> = LazyLock::new(|| 
 fn classify(def: &Value, wf: &Workflow) -> Class {
     let kind = str_at(def, "type").to_ascii_lowercase();
     match kind.as_str() {
-        "apiconnection" | "apiconnectionwebhook" => classify_connector(def, wf, &kind),
+        "apiconnection"
+        | "apiconnectionwebhook"
+        | "openapiconnection"
+        | "openapiconnectionwebhook" => classify_connector(def, wf, &kind),
         "http" => {
             let uri = resolve_param(str_at(&def["inputs"], "uri"), wf);
             let method = str_at(&def["inputs"], "method");
@@ -344,7 +382,27 @@ fn classify_connector(def: &Value, wf: &Workflow, kind: &str) -> Class {
     let path = str_at(&def["inputs"], "path").to_ascii_lowercase();
     let path = path.as_str();
     let method = str_at(&def["inputs"], "method").to_ascii_lowercase();
+    let operation = def
+        .pointer("/inputs/host/operationId")
+        .and_then(Value::as_str)
+        .unwrap_or("");
     match api.as_str() {
+        "office365" | "outlook" if !operation.is_empty() => {
+            // Power Automate names the operation instead of a path.
+            let op = operation.to_ascii_lowercase();
+            let sends = ["send", "replyto", "forward", "sharedmailboxsend"]
+                .iter()
+                .any(|p| op.starts_with(p));
+            if sends {
+                Class::Send {
+                    via: format!("Office 365 Outlook: {operation}"),
+                    transport: Transport::Graph,
+                    notifies: notifies(def),
+                }
+            } else {
+                Class::Other
+            }
+        }
         "office365" | "outlook" => {
             // Webhook actions (approval mail) subscribe; others must POST.
             let posts = method == "post" || (kind == "apiconnectionwebhook" && method.is_empty());
@@ -368,7 +426,7 @@ fn classify_connector(def: &Value, wf: &Workflow, kind: &str) -> Class {
                 _ => Class::Other,
             }
         }
-        "smtp" if method == "post" => Class::Send {
+        "smtp" if method == "post" || !operation.is_empty() => Class::Send {
             via: "SMTP connector (server set in the API connection)".into(),
             transport: Transport::Smtp,
             notifies: notifies(def),
@@ -419,8 +477,11 @@ fn notifies(def: &Value) -> String {
         }
         _ => body,
     };
+    let params = &def["inputs"]["parameters"];
     find_text(body, &["subject"], 3)
+        .or_else(|| find_text(params, &["subject"], 1))
         .or_else(|| find_text(body, &["body", "comment", "content"], 3))
+        .or_else(|| find_text(params, &["body", "comment"], 1))
         .map(|t| excerpt(t, 100))
         .unwrap_or_default()
 }
@@ -730,6 +791,26 @@ mod tests {
             assert_eq!(found.len(), 1, "{path}");
             assert_eq!(found[0].notifies, "Alert @{triggerBody()?['title']}");
         }
+    }
+
+    #[test]
+    fn power_automate_operations_send_by_operation_id() {
+        let op = |api: &str, id: &str| {
+            json!({"type": "OpenApiConnection", "inputs": {
+                "host": {"apiId": format!("/providers/Microsoft.PowerApps/apis/shared_{api}"),
+                         "operationId": id},
+                "parameters": {"emailMessage/Subject": "Risky sign-in"}}})
+        };
+        let found = audit(definition(json!({
+            "Send": op("office365", "SendEmailV2"),
+            "Reply": op("office365", "ReplyToV3"),
+            "Read": op("office365", "GetEmailsV3"),
+            "Flag": op("office365", "Flag_V2"),
+            "Gmail": op("gmail", "SendEmailV2"),
+        })));
+        let actions: Vec<&str> = found.iter().map(|f| f.action.as_str()).collect();
+        assert_eq!(actions, ["Reply", "Send"]);
+        assert_eq!(found[1].notifies, "Risky sign-in");
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //!
 //! JSON (first byte `{` or `[`) goes to the Logic Apps, Shuffle and n8n
 //! parsers in turn; YAML with a top-level `receivers:` key goes to the
-//! Alertmanager parser; anything else, and any document no parser claims, gets the
+//! Alertmanager parser; outage-drill scenarios are recognised and skipped; anything else, and any document no parser claims, gets the
 //! generic text match. A file that cannot be read or parsed becomes a
 //! [`Problem`] and the scan goes on. Files are read on a few threads; the
 //! report is sorted, so its order never depends on the threads.
@@ -188,8 +188,11 @@ fn scan_file(path: &Path) -> Outcome {
     let first = text.trim_start().as_bytes().first().copied();
     if matches!(first, Some(b'{' | b'[')) {
         json_file(path, text, &mut out);
-    } else if looks_like_yaml(text) && text.lines().any(|l| l.starts_with("receivers:")) {
+    } else if looks_like_yaml(text) && top_level_keys(text, &["receivers"]) {
         yaml_file(path, text, &mut out);
+    } else if top_level_keys(text, &["version", "channels", "outage", "alerts"]) {
+        // An outage-drill scenario: a drill, not an alert path.
+        out.recognised = true;
     } else {
         out.findings.extend(generic::finding(path, text));
     }
@@ -285,6 +288,14 @@ fn looks_like_yaml(text: &str) -> bool {
         }
         None => false,
     }
+}
+
+/// Whether every one of `keys` starts a line as a top-level YAML key.
+fn top_level_keys(text: &str, keys: &[&str]) -> bool {
+    keys.iter().all(|k| {
+        text.lines()
+            .any(|l| l.strip_prefix(k).is_some_and(|rest| rest.starts_with(':')))
+    })
 }
 
 fn has_format_marker(text: &str) -> bool {

@@ -101,6 +101,13 @@ const EXPECTED: &[(&str, &str, &str, &str, &str)] = &[
         "slack via Post_DLP_to_Slack (runs independently)",
     ),
     (
+        "logicapps/power-automate-flow.json",
+        "Risky sign-in alert (flow)",
+        "Send_an_email_(V2)",
+        "no",
+        "",
+    ),
+    (
         "logicapps/ransomware-triage/workflow.json",
         "ransomware-triage",
         "Forward_original_alert",
@@ -238,6 +245,7 @@ fn every_send_in_the_corpus_is_found_with_its_verdict() {
 #[test]
 fn mail_readers_and_other_providers_are_not_findings() {
     let files = [
+        "other/email-only-drill.yaml",
         "logicapps/read-only-mailbox.json",
         "logicapps/sendgrid-gmail-notify.json",
         "n8n/ses-newsletter.json",
@@ -286,7 +294,10 @@ fn findings_say_what_they_notify_how_and_why_partial() {
     let report = scan(&[fixtures()]).unwrap();
     let f: Vec<Finding> = report.findings.clone();
 
-    let phish = find(&f, "Send_an_email_(V2)");
+    let phish = f
+        .iter()
+        .find(|f| f.workflow == "Phishing-Notify-SOC")
+        .unwrap();
     assert_eq!(
         phish.notifies,
         "Phishing reported: @{triggerBody()?['object']?['properties']?['title']}"
@@ -423,14 +434,15 @@ fn without_a_mapping_any_path_without_fallback_fails_the_gate() {
     assert_eq!(exit.code, 1, "{}", exit.stdout);
     assert!(
         exit.stdout.contains(
-            "summary: 22 email-dependent paths in 17 workflows: 6 without fallback, 7 partial; \
-             4 unparsed matches to review; 2 files could not be parsed (25 files scanned)"
+            "summary: 23 email-dependent paths in 18 workflows: 7 without fallback, 7 partial; \
+             4 unparsed matches to review; 2 files could not be parsed (27 files scanned)"
         ),
         "{}",
         exit.stdout
     );
     assert!(
-        exit.stdout.contains("gate: failed: 6 paths"),
+        exit.stdout
+            .contains("gate: failed: 7 paths lack a fallback"),
         "{}",
         exit.stdout
     );
@@ -610,7 +622,7 @@ fn the_emitted_scenario_is_a_valid_v1_drill() {
         ..args(&[fixtures()])
     })
     .unwrap();
-    assert!(exit.stdout.contains("17 alerts"), "{}", exit.stdout);
+    assert!(exit.stdout.contains("18 alerts"), "{}", exit.stdout);
 
     let text = std::fs::read_to_string(&path).unwrap();
     assert!(text.starts_with("# yaml-language-server: $schema=scenario-v1.schema.json\n"));
@@ -622,7 +634,7 @@ fn the_emitted_scenario_is_a_valid_v1_drill() {
     let loaded = load(&path, LoadOptions::default()).unwrap_or_else(|e| panic!("{e}\n{text}"));
     let s = loaded.scenario;
     assert_eq!(s.version, 1);
-    assert_eq!(s.alerts.len(), 17);
+    assert_eq!(s.alerts.len(), 18);
     let alert = |name: &str| s.alerts.iter().find(|a| a.name == name).unwrap();
     assert_eq!(alert("phishing-notify-soc").severity, Severity::Critical);
     assert_eq!(alert("phishing-notify-soc").rto.to_string(), "5m");
