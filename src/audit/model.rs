@@ -436,14 +436,19 @@ impl Report {
 
     /// The findings that fail the gate: with a mapping, critical paths
     /// without a fallback; without one, every path without a fallback.
-    /// `strict` also counts partial fallbacks, unparsed matches and (in
-    /// [`Report::gate_fails`]) unreadable files.
+    /// `strict` also counts partial fallbacks (in the same scope), every
+    /// unparsed match (it has no criticality to scope it), and, in
+    /// [`Report::gate_fails`], files that could not be parsed.
     pub fn failing(&self, strict: bool) -> Vec<&Finding> {
         self.findings
             .iter()
-            .filter(|f| f.format != Format::Unparsed || strict)
-            .filter(|f| !self.rated || f.criticality == Criticality::Critical || strict)
-            .filter(|f| f.lacks_fallback(strict))
+            .filter(|f| match f.format {
+                Format::Unparsed => strict,
+                _ => {
+                    let in_scope = !self.rated || f.criticality == Criticality::Critical;
+                    in_scope && f.lacks_fallback(strict)
+                }
+            })
             .collect()
     }
 

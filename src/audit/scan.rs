@@ -40,8 +40,11 @@ pub fn scan(paths: &[PathBuf]) -> Result<Report, AuditError> {
         }
         walk(path, &mut files, &mut problems);
     }
+    // The same file reached twice (a folder and a file in it, `./a` and `a`)
+    // is scanned once, under the first path given.
+    let mut seen = std::collections::HashSet::new();
+    files.retain(|f| seen.insert(std::fs::canonicalize(f).unwrap_or_else(|_| f.clone())));
     files.sort();
-    files.dedup();
 
     let outcomes = scan_files(&files);
     let mut report = Report {

@@ -512,12 +512,30 @@ fn strict_also_fails_on_partial_fallbacks_and_unparsable_files() {
     };
     assert_eq!(run(&strict).unwrap().code, 1);
 
+    // With a mapping, strict widens what lacks a fallback, not which paths count.
+    let rated = AuditArgs {
+        strict: true,
+        criticality: Some(fixture("criticality.yaml")),
+        ..args(&[fixture("logicapps/teams-fallback.json")])
+    };
+    let exit = run(&rated).unwrap();
+    assert_eq!(exit.code, 0, "high, not critical: {}", exit.stdout);
+
     let broken = AuditArgs {
         strict: true,
         ..args(&[fixture("malformed")])
     };
     let exit = run(&broken).unwrap();
     assert_eq!(exit.code, 1, "{}", exit.stdout);
+}
+
+#[test]
+fn a_file_reached_twice_is_scanned_once() {
+    let file = fixture("logicapps/sentinel-phishing-notify.json");
+    let report = scan(&[fixture("logicapps"), file.clone(), file]).unwrap();
+    let once = scan(&[fixture("logicapps")]).unwrap();
+    assert_eq!(report.files_scanned, once.files_scanned);
+    assert_eq!(report.findings.len(), once.findings.len());
 }
 
 #[test]
