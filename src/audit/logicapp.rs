@@ -651,10 +651,12 @@ fn fallbacks(levels: &[Level], wf: &Workflow) -> Vec<FallbackRoute> {
             }
         }
 
-        // Notifiers that do not wait for the subject at all run whatever it does.
+        // Notifiers that do not wait for the subject at all run whatever it
+        // does — provided they run on the normal path, not only when
+        // something else fails.
         let dependents = downstream(level.siblings, &[level.subject]);
         for (name, def) in level.siblings {
-            if dependents.contains(name.as_str()) {
+            if dependents.contains(name.as_str()) || !runs_normally(name, level.siblings, 0) {
                 continue;
             }
             for (action, channel) in notifiers(name, def, wf) {
@@ -669,6 +671,20 @@ fn fallbacks(levels: &[Level], wf: &Workflow) -> Vec<FallbackRoute> {
         }
     }
     routes
+}
+
+/// Whether an action runs when everything before it succeeds: every
+/// `runAfter` edge up its chain accepts `Succeeded`.
+fn runs_normally(name: &str, siblings: &Map<String, Value>, depth: usize) -> bool {
+    let Some(def) = siblings.get(name) else {
+        return true;
+    };
+    if depth > siblings.len() {
+        return false; // a runAfter cycle: the definition would not deploy
+    }
+    run_after(def).iter().all(|(pred, statuses)| {
+        statuses.iter().any(|s| s == "succeeded") && runs_normally(pred, siblings, depth + 1)
+    })
 }
 
 /// Every notifier in an action and the actions nested in it.
@@ -824,6 +840,33 @@ mod tests {
         })));
         assert_eq!(found[0].verdict, crate::audit::model::Verdict::Partial);
         assert_eq!(found[0].gap, Some(crate::audit::model::Gap::NotOnFailed));
+    }
+
+    #[test]
+    fn a_notifier_that_only_handles_another_failure_is_not_independent() {
+        let slack = |after: Value| {
+            json!({"type": "ApiConnection", "runAfter": after, "inputs": {
+                "host": {"connection": {"name": "@parameters('$connections')['slack']['connectionId']"}},
+                "method": "post", "path": "/chat.postMessage"}})
+        };
+        let enrich = json!({"type": "Http", "runAfter": {},
+            "inputs": {"method": "GET", "uri": "https://api.example.org/x"}});
+        let on_enrich_failure = audit(definition(json!({
+            "Enrich": enrich,
+            "Send": o365_send("/v2/Mail", "post"),
+            "Slack": slack(json!({"Enrich": ["Failed"]})),
+        })));
+        assert_eq!(
+            on_enrich_failure[0].verdict,
+            crate::audit::model::Verdict::No
+        );
+
+        let after_enrich = audit(definition(json!({
+            "Enrich": enrich,
+            "Send": o365_send("/v2/Mail", "post"),
+            "Slack": slack(json!({"Enrich": ["Succeeded", "Failed"]})),
+        })));
+        assert_eq!(after_enrich[0].verdict, crate::audit::model::Verdict::Yes);
     }
 
     #[test]
