@@ -128,13 +128,12 @@ pub fn run(args: &AuditArgs) -> Result<AuditExit, AuditError> {
 
 /// One finding as a line: verdict, criticality, workflow/action, where.
 fn line(f: &Finding) -> String {
-    let verdict = match f.format {
-        Format::Unparsed => "unparsed".to_string(),
-        _ => f.verdict.to_string(),
+    let (verdict, criticality) = match f.format {
+        Format::Unparsed => ("unparsed".to_string(), "-".to_string()),
+        _ => (f.verdict.to_string(), f.criticality.to_string()),
     };
     let mut text = format!(
-        "{verdict:<8} {:<9} {} / {}  {} {}",
-        f.criticality,
+        "{verdict:<8} {criticality:<9} {} / {}  {} {}",
         f.workflow,
         f.action,
         f.file.display(),

@@ -3,8 +3,9 @@
 //!
 //! JSON (first byte `{` or `[`) goes to the Logic Apps, Shuffle and n8n
 //! parsers in turn; YAML with a top-level `receivers:` key goes to the
-//! Alertmanager parser; outage-drill scenarios are recognised and skipped; anything else, and any document no parser claims, gets the
-//! generic text match. A file that cannot be read or parsed becomes a
+//! Alertmanager parser; outage-drill scenarios are recognised and skipped;
+//! anything else, and any document no parser claims, gets the generic text
+//! match. A file that cannot be read or parsed becomes a
 //! [`Problem`] and the scan goes on. Files are read on a few threads; the
 //! report is sorted, so its order never depends on the threads.
 
@@ -38,7 +39,7 @@ pub fn scan(paths: &[PathBuf]) -> Result<Report, AuditError> {
         if !path.exists() {
             return Err(AuditError::MissingPath { path: path.clone() });
         }
-        walk(path, &mut files, &mut problems);
+        walk(path, true, &mut files, &mut problems);
     }
     // The same file reached twice (a folder and a file in it, `./a` and `a`)
     // is scanned once, under the first path given.
@@ -70,8 +71,16 @@ pub fn scan(paths: &[PathBuf]) -> Result<Report, AuditError> {
     Ok(report)
 }
 
-fn walk(path: &Path, files: &mut Vec<PathBuf>, problems: &mut Vec<Problem>) {
-    let meta = match std::fs::symlink_metadata(path) {
+/// Collects the files under `path`. Symlinks given on the command line
+/// (`given`) are followed; symlinked folders found inside are not, so a
+/// link cannot make the walk loop.
+fn walk(path: &Path, given: bool, files: &mut Vec<PathBuf>, problems: &mut Vec<Problem>) {
+    let meta = if given {
+        std::fs::metadata(path)
+    } else {
+        std::fs::symlink_metadata(path)
+    };
+    let meta = match meta {
         Ok(m) => m,
         Err(e) => {
             problems.push(unreadable(path, &e));
@@ -83,7 +92,7 @@ fn walk(path: &Path, files: &mut Vec<PathBuf>, problems: &mut Vec<Problem>) {
         return;
     }
     if !meta.is_dir() {
-        return; // sockets, fifos, and symlinks to folders (no loops)
+        return; // sockets, fifos, and symlinked folders found inside
     }
     let entries = match std::fs::read_dir(path) {
         Ok(entries) => entries,
@@ -99,7 +108,7 @@ fn walk(path: &Path, files: &mut Vec<PathBuf>, problems: &mut Vec<Problem>) {
             .file_name()
             .is_some_and(|n| SKIPPED_DIRS.iter().any(|d| n == *d));
         if !(skip && child.is_dir()) {
-            walk(&child, files, problems);
+            walk(&child, false, files, problems);
         }
     }
 }
