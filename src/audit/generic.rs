@@ -12,7 +12,7 @@ use std::sync::LazyLock;
 use regex::Regex;
 
 use super::model::{Criticality, Finding, Format, Location, Transport, Verdict, recommend};
-use super::text::excerpt;
+use super::text::{excerpt, name_or_stem};
 
 /// The briefing's hand-search pattern, plus Graph `sendMail`.
 static MAIL_WORDS: LazyLock<Regex> = LazyLock::new(|| {
@@ -44,10 +44,7 @@ pub fn finding(file: &Path, text: &str) -> Option<Finding> {
         }
     }
     let first = first?;
-    let workflow = file
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let workflow = name_or_stem(None, file);
     Some(Finding {
         workflow,
         format: Format::Unparsed,

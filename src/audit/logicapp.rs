@@ -19,7 +19,7 @@ use serde_json::{Map, Value};
 
 use super::channel::{self, Channel, ChannelKind, HttpUse};
 use super::model::{Coverage, FallbackRoute, Finding, Format, Location, Send, Transport};
-use super::text::{excerpt, find_text, pointer, str_at};
+use super::text::{excerpt, find_text, name_or_stem, pointer, str_at};
 
 /// The findings in `doc` when it holds Logic Apps workflows; `None` when it
 /// holds none (so another parser may try).
@@ -47,7 +47,7 @@ struct Workflow<'a> {
 }
 
 fn workflows<'a>(file: &Path, doc: &'a Value) -> Vec<Workflow<'a>> {
-    let stem = file_stem(file);
+    let stem = name_or_stem(None, file);
 
     // Standard workflow.json / `az logic workflow show`: {"definition": {...}}.
     if let Some(def) = doc.get("definition").and_then(Value::as_object)
@@ -179,12 +179,6 @@ fn collect_resources<'a>(
         }
         _ => {}
     }
-}
-
-fn file_stem(file: &Path) -> String {
-    file.file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "workflow".into())
 }
 
 static ARM_REF: LazyLock<Regex> = LazyLock::new(|| {

@@ -18,7 +18,7 @@ use serde_json::Value;
 
 use super::channel::{self, Channel, ChannelKind, HttpUse};
 use super::model::{Coverage, FallbackRoute, Finding, Format, Location, Send, Transport};
-use super::text::{excerpt, find_text, str_at};
+use super::text::{excerpt, find_text, name_or_stem, one_or_many, str_at};
 
 /// One n8n workflow, parsed but not yet judged.
 #[derive(Debug)]
@@ -35,17 +35,7 @@ pub struct Parsed {
 
 /// The n8n workflows in `doc` (one export or a list); `None` when it holds none.
 pub fn parse(file: &Path, doc: &Value) -> Option<Vec<Parsed>> {
-    let workflows: Vec<(String, &Value)> = match doc {
-        Value::Array(items) => items
-            .iter()
-            .enumerate()
-            .map(|(i, w)| (format!("/{i}"), w))
-            .collect(),
-        other => vec![(String::new(), other)],
-    };
-    if workflows.is_empty() || !workflows.iter().all(|(_, w)| is_workflow(w)) {
-        return None;
-    }
+    let workflows = one_or_many(doc, is_workflow)?;
     Some(
         workflows
             .into_iter()
@@ -213,14 +203,7 @@ fn notifier(kind: &str) -> Option<Channel> {
 }
 
 fn parse_workflow(file: &Path, base: &str, wf: &Value) -> Parsed {
-    let name = Some(str_at(wf, "name"))
-        .filter(|n| !n.is_empty())
-        .map(str::to_string)
-        .unwrap_or_else(|| {
-            file.file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_default()
-        });
+    let name = name_or_stem(wf["name"].as_str(), file);
     let nodes: Vec<&Value> = wf["nodes"].as_array().into_iter().flatten().collect();
     let enabled = |n: &Value| n["disabled"].as_bool() != Some(true);
     let by_name: BTreeMap<&str, &Value> = nodes

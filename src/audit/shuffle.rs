@@ -15,22 +15,12 @@ use serde_json::Value;
 
 use super::channel::{self, Channel, ChannelKind, HttpUse, SmtpHost};
 use super::model::{Coverage, FallbackRoute, Finding, Format, Location, Send, Transport};
-use super::text::{excerpt, str_at};
+use super::text::{excerpt, name_or_stem, one_or_many, str_at};
 
 /// The findings in `doc` when it is a Shuffle export (one workflow or a
 /// list of them); `None` otherwise.
 pub fn findings(file: &Path, doc: &Value) -> Option<Vec<Finding>> {
-    let workflows: Vec<(String, &Value)> = match doc {
-        Value::Array(items) => items
-            .iter()
-            .enumerate()
-            .map(|(i, w)| (format!("/{i}"), w))
-            .collect(),
-        other => vec![(String::new(), other)],
-    };
-    if workflows.is_empty() || !workflows.iter().all(|(_, w)| is_workflow(w)) {
-        return None;
-    }
+    let workflows = one_or_many(doc, is_workflow)?;
     let mut out = Vec::new();
     for (ptr, wf) in workflows {
         audit_workflow(file, &ptr, wf, &mut out);
@@ -223,14 +213,7 @@ fn is_failure_condition(cond: &Value) -> bool {
 }
 
 fn audit_workflow(file: &Path, base: &str, wf: &Value, out: &mut Vec<Finding>) {
-    let stem = file
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let name = Some(str_at(wf, "name"))
-        .filter(|n| !n.is_empty())
-        .map(str::to_string)
-        .unwrap_or(stem);
+    let name = name_or_stem(wf["name"].as_str(), file);
     let actions: Vec<&Value> = wf["actions"].as_array().into_iter().flatten().collect();
     let branches: Vec<&Value> = wf["branches"].as_array().into_iter().flatten().collect();
     let trigger = triggers(wf);

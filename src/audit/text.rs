@@ -2,6 +2,8 @@
 //! excerpts of mail subjects and bodies, slugs, and case-insensitive key
 //! lookups in JSON values.
 
+use std::path::Path;
+
 use serde_json::Value;
 
 /// Appends one reference token to a JSON pointer (RFC 6901 escaping).
@@ -84,6 +86,37 @@ pub fn find_text<'a>(value: &'a Value, names: &[&str], depth: usize) -> Option<&
         level = next;
     }
     None
+}
+
+/// The workflows of an export that holds one workflow or a list of them,
+/// each with its JSON pointer prefix (`""` or `/N`); `None` unless every
+/// one satisfies `is_workflow`.
+pub fn one_or_many<'a>(
+    doc: &'a Value,
+    is_workflow: impl Fn(&Value) -> bool,
+) -> Option<Vec<(String, &'a Value)>> {
+    let workflows: Vec<(String, &Value)> = match doc {
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .map(|(i, w)| (format!("/{i}"), w))
+            .collect(),
+        other => vec![(String::new(), other)],
+    };
+    let all = !workflows.is_empty() && workflows.iter().all(|(_, w)| is_workflow(w));
+    all.then_some(workflows)
+}
+
+/// A workflow's name: `name` when it is a non-empty string, else the file
+/// name without its extension.
+pub fn name_or_stem(name: Option<&str>, file: &Path) -> String {
+    match name.filter(|n| !n.trim().is_empty()) {
+        Some(n) => n.to_string(),
+        None => file
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "workflow".into()),
+    }
 }
 
 /// A string field of an object, or "" when absent.
