@@ -91,10 +91,10 @@ pub fn find_text<'a>(value: &'a Value, names: &[&str], depth: usize) -> Option<&
 /// The workflows of an export that holds one workflow or a list of them,
 /// each with its JSON pointer prefix (`""` or `/N`); `None` unless every
 /// one satisfies `is_workflow`.
-pub fn one_or_many<'a>(
-    doc: &'a Value,
+pub fn one_or_many(
+    doc: &Value,
     is_workflow: impl Fn(&Value) -> bool,
-) -> Option<Vec<(String, &'a Value)>> {
+) -> Option<Vec<(String, &Value)>> {
     let workflows: Vec<(String, &Value)> = match doc {
         Value::Array(items) => items
             .iter()
