@@ -23,3 +23,4 @@ pub mod record;
 pub mod scenario;
 pub mod secret;
 pub mod target;
+pub mod tls;

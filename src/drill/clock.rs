@@ -53,6 +53,16 @@ impl Clock {
         }
     }
 
+    /// A clock continuing a run that started at `origin_utc` (for
+    /// `recover`, which appends to an old journal).
+    pub fn resume(origin_utc: DateTime<Utc>) -> Clock {
+        let behind = (Utc::now() - origin_utc).to_std().unwrap_or_default();
+        let origin = Instant::now()
+            .checked_sub(behind)
+            .unwrap_or_else(Instant::now);
+        Clock { origin, origin_utc }
+    }
+
     pub fn now(&self) -> Stamp {
         self.stamp(Instant::now())
     }

@@ -200,6 +200,12 @@ pub enum EventKind {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         channel: Option<String>,
     },
+    /// The target's own failure counters (Alertmanager `/metrics`), read
+    /// before the outage and after restore.
+    TargetMetrics {
+        when: String,
+        metrics: BTreeMap<String, f64>,
+    },
     /// Ctrl-C or SIGTERM arrived.
     Interrupted { signal: String },
     /// The harness could not run the drill.

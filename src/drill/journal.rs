@@ -107,6 +107,11 @@ impl Journal {
         self.changes.send_replace(seq);
     }
 
+    /// Folds an event read back from the file, without writing it again.
+    pub fn replay(&self, event: &Event) {
+        self.lock().state.apply(event);
+    }
+
     /// Forces the journal to stable storage; called before every disruptive
     /// step so that `recover` can find what must be undone.
     pub fn sync(&self) -> io::Result<()> {

@@ -116,6 +116,9 @@ pub struct State {
     pub harness_error: Option<String>,
     pub finished: Option<(Stamp, String)>,
     pub outputs: Vec<String>,
+    /// Target metrics read before the outage and after restore.
+    pub metrics_before: Option<BTreeMap<String, f64>>,
+    pub metrics_after: Option<BTreeMap<String, f64>>,
     /// The last event's time.
     pub last: Stamp,
 }
@@ -271,6 +274,14 @@ impl State {
                 error,
                 elapsed_ms,
             } => {
+                // A listener stopped by `refuse` cannot count what the kernel
+                // turned away; the built-in target's refused connection is
+                // that attempt.
+                if self.refusing(channel) && error.contains("refused") {
+                    let counts = self.faults.entry(channel.clone()).or_default();
+                    counts.attempts += 1;
+                    counts.failed += 1;
+                }
                 if let Some(f) = self.firing_mut(nonce) {
                     f.routes.push(RouteResult {
                         channel: channel.clone(),
@@ -338,7 +349,25 @@ impl State {
             }
             EventKind::DrillFinished { verdict } => self.finished = Some((t, verdict.clone())),
             EventKind::OutputWritten { file } => self.outputs.push(file.clone()),
+            EventKind::TargetMetrics { when, metrics } => {
+                if when == "before" {
+                    self.metrics_before = Some(metrics.clone());
+                } else {
+                    self.metrics_after = Some(metrics.clone());
+                }
+            }
         }
+    }
+
+    /// Whether `channel` is under a `refuse` fault right now.
+    fn refusing(&self, channel: &str) -> bool {
+        let lifted_after = |at: Stamp| self.faults_lifted.is_some_and(|l| l >= at);
+        self.applied.last().is_some_and(|a| {
+            !lifted_after(a.at)
+                && a.faults
+                    .get(channel)
+                    .is_some_and(|f| f.fail == crate::scenario::model::FailMode::Refuse)
+        })
     }
 
     fn firing_mut(&mut self, nonce: &str) -> Option<&mut Firing> {

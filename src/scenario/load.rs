@@ -233,7 +233,13 @@ fn hint_for(message: &str) -> Option<String> {
     if message.contains("missing field") {
         return Some("see docs/scenario-format.md for the required keys".to_string());
     }
-    None
+    if message.contains("expected") || message.contains("invalid type") {
+        return Some(
+            "this value has the wrong type here; docs/scenario-format.md lists each key's type"
+                .to_string(),
+        );
+    }
+    Some("check the YAML syntax at this point: brackets, quotes and indentation".to_string())
 }
 
 /// Replaces `${NAME}` in every string value; `$${` stands for a literal `${`.

@@ -2,7 +2,17 @@
 //!
 //! `harness` runs the real `outage-drill` binary in a scratch folder and,
 //! when an assertion fails, prints the command, its folder, stdout and
-//! stderr.
+//! lettre, swaks and raw sockets.
+//! sockets.
+//! stderr. `http` drives the HTTP endpoints through the library over real
+//! stderr. `smtp` drives the SMTP endpoint through the library with
 
+mod alertmanager;
 mod audit;
+mod drill;
 mod harness;
+mod http;
+mod pipelines;
+mod scenario_errors;
+mod schema;
+mod smtp;
