@@ -50,8 +50,9 @@ pub struct AuditArgs {
 /// How an audit ended: the exit code and the text to print.
 #[derive(Clone, Debug)]
 pub struct AuditExit {
-    /// 0: the gate passed; 1: a path without a fallback failed it.
-    pub code: i32,
+    /// 0: the gate passed; 1: a path without a fallback failed it (ready
+    /// for `ExitCode::from`).
+    pub code: u8,
     /// The findings, the summary and what was written.
     pub stdout: String,
     /// Files that could not be parsed, and warnings.

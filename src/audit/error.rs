@@ -47,7 +47,7 @@ pub enum AuditError {
 
 impl AuditError {
     /// The exit code for this error: usage and input errors are 2.
-    pub fn exit_code(&self) -> i32 {
+    pub fn exit_code(&self) -> u8 {
         2
     }
 }
