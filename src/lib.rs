@@ -11,8 +11,11 @@
 //! - [`target`]: how alerts enter the pipeline under test;
 //! - [`drill`]: the orchestrator, its event journal and the verdicts;
 //! - [`record`]: summary.json, junit.xml and the CP-4 test record;
+//! - [`audit`]: the exposure audit of playbooks and alert configs that
+//!   send mail through Exchange Online;
 //! - [`cli`]: the command line.
 
+pub mod audit;
 pub mod cli;
 pub mod drill;
 pub mod endpoint;

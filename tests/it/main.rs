@@ -7,6 +7,7 @@
 //! `pipelines` and `alertmanager` run whole drills through the binary.
 
 mod alertmanager;
+mod audit;
 mod drill;
 mod harness;
 mod http;
