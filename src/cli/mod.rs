@@ -68,6 +68,9 @@ enum Command {
     },
     /// Print the scenario format's JSON Schema (for editors and CI).
     Schema,
+    /// Find every alert path that sends mail through Exchange Online, and
+    /// whether it has a fallback; write a dependency register and a drill.
+    Audit(crate::audit::AuditArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -127,6 +130,17 @@ fn dispatch(cli: Cli) -> u8 {
         Command::Run(args) => run_drill(args),
         Command::Recover { dir } => runtime().block_on(recover::recover(&dir)),
         Command::Report { dir, template } => report(&dir, template.as_deref()),
+        Command::Audit(args) => match crate::audit::run(&args) {
+            Ok(exit) => {
+                print!("{}", exit.stdout);
+                eprint!("{}", exit.stderr);
+                exit.code
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                e.exit_code()
+            }
+        },
         Command::Schema => {
             let schema = schemars::schema_for!(crate::scenario::model::Scenario);
             println!(

@@ -770,3 +770,56 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
     }
     out
 }
+
+/// Through the binary: the gate's exit code, and the emitted scenario
+/// validates and runs as a drill.
+#[test]
+fn the_command_gates_ci_and_its_scenario_runs() {
+    let dir = scratch();
+    let out = dir.path().join("audit");
+    let emitted = out.join("drill.yaml");
+    let run = crate::harness::run_in(
+        dir.path(),
+        &[
+            "audit",
+            fixtures().to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--emit-scenario",
+            emitted.to_str().unwrap(),
+        ],
+    );
+    run.expect_code(1);
+    assert!(run.stdout().contains("summary:"), "{}", run.explain());
+    assert!(out.join("dependency-register.csv").is_file());
+    crate::harness::run_in(dir.path(), &["validate", emitted.to_str().unwrap()]).expect_code(0);
+
+    // Run it on fresh ports, compressed: the built-in target proves what
+    // the found fallbacks must achieve.
+    let copy = dir.path().join("run");
+    std::fs::create_dir_all(&copy).unwrap();
+    let scenario = crate::harness::isolated_copy(&emitted, &copy);
+    let record = dir.path().join("record");
+    let drill = crate::harness::run_in(
+        dir.path(),
+        &[
+            "run",
+            scenario.to_str().unwrap(),
+            "--speed",
+            "900",
+            "--out",
+            record.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        drill.code() == 0 || drill.code() == 1,
+        "{}",
+        drill.explain()
+    );
+    let summary = crate::drill::summary(&record);
+    assert_eq!(
+        summary["alerts"].as_array().unwrap().len(),
+        18,
+        "one firing per workflow"
+    );
+}
