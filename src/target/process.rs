@@ -30,7 +30,17 @@ pub fn spawn(
     secrets: &Secrets,
 ) -> Result<TargetProcess, String> {
     let (program, args) = argv.split_first().ok_or("empty start command")?;
-    let mut child = Command::new(program)
+    let mut command = Command::new(program);
+    // If the harness itself dies (kill -9), the target must not outlive it
+    // holding ports: the kernel sends it SIGTERM when its parent exits.
+    // SAFETY: prctl is async-signal-safe and touches no memory of ours.
+    unsafe {
+        command.pre_exec(|| {
+            nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGTERM)
+                .map_err(std::io::Error::from)
+        });
+    }
+    let mut child = command
         .args(args)
         .current_dir(dir)
         .stdin(Stdio::null())
