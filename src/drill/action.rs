@@ -53,10 +53,22 @@ async fn run_command(argv: &[String], vars: &Value, dir: &std::path::Path) -> Re
         .iter()
         .map(|a| render(&hb, a, vars))
         .collect::<Result<_, _>>()?;
+    run_argv(&argv, dir, &[]).await
+}
+
+/// Runs an already rendered argv in `dir`, stdin closed, killed if the
+/// caller gives up (its deadline passed). A non-zero exit is an error that
+/// carries an excerpt of stderr.
+pub async fn run_argv(
+    argv: &[String],
+    dir: &std::path::Path,
+    env: &[(&str, &std::ffi::OsStr)],
+) -> Result<(), String> {
     let (program, args) = argv.split_first().ok_or("empty command")?;
     let output = Command::new(program)
         .args(args)
         .current_dir(dir)
+        .envs(env.iter().copied())
         .stdin(Stdio::null())
         .kill_on_drop(true)
         .output()
@@ -66,13 +78,18 @@ async fn run_command(argv: &[String], vars: &Value, dir: &std::path::Path) -> Re
         Ok(())
     } else {
         let stderr = String::from_utf8_lossy(&output.stderr);
-        let excerpt: String = stderr.trim().chars().take(300).collect();
         Err(format!(
             "`{program}` exited with {}: {}",
             output.status,
-            excerpt.replace('\n', " | ")
+            excerpt(&stderr)
         ))
     }
+}
+
+/// The first 300 characters of a peer's output, on one line.
+pub fn excerpt(text: &str) -> String {
+    let t: String = text.trim().chars().take(300).collect();
+    t.replace('\n', " | ")
 }
 
 async fn run_http(action: &Action, vars: &Value) -> Result<(), String> {

@@ -270,7 +270,10 @@ impl Builtin {
             Ok(())
         } else {
             let text = answer.text().await.unwrap_or_default();
-            Err(format!("{kind} answered {status}: {}", excerpt(&text)))
+            Err(format!(
+                "{kind} answered {status}: {}",
+                crate::drill::action::excerpt(&text)
+            ))
         }
     }
 }
@@ -296,34 +299,20 @@ async fn send_smtp(addr: SocketAddr, budget: Duration, req: &FireRequest) -> Res
         .send(message)
         .await
         .map(|_| ())
-        .map_err(|e| smtp_error(&e))
+        .map_err(|e| error_chain(&e))
 }
 
-fn smtp_error(e: &lettre::transport::smtp::Error) -> String {
+/// An error and its causes on one line: lettre and reqwest keep the useful
+/// part ("Connection refused", the SMTP reply) in the sources.
+fn error_chain(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();
-    let mut source = std::error::Error::source(e);
+    let mut source = e.source();
     while let Some(s) = source {
         text.push_str(": ");
         text.push_str(&s.to_string());
         source = s.source();
     }
     text
-}
-
-fn error_chain(e: &reqwest::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
-}
-
-fn excerpt(text: &str) -> String {
-    let t: String = text.chars().take(200).collect();
-    t.replace('\n', " ")
 }
 
 fn body_text(req: &FireRequest) -> String {

@@ -3,12 +3,10 @@
 //! Each hands the alert over and reports whether the pipeline took it; a
 //! refusal or error is a `not-fired` firing, never fatal to the drill.
 
-use std::process::Stdio;
 use std::time::Duration;
 
 use chrono::Utc;
 use serde_json::json;
-use tokio::process::Command;
 
 use super::template::{alert_vars, engine, render};
 use super::{FireRequest, TargetContext};
@@ -99,7 +97,7 @@ impl External {
             let text = answer.text().await.unwrap_or_default();
             Err(format!(
                 "Alertmanager answered {status}: {}",
-                excerpt(&text)
+                crate::drill::action::excerpt(&text)
             ))
         }
     }
@@ -147,7 +145,10 @@ impl External {
             Ok(())
         } else {
             let text = answer.text().await.unwrap_or_default();
-            Err(format!("webhook answered {status}: {}", excerpt(&text)))
+            Err(format!(
+                "webhook answered {status}: {}",
+                crate::drill::action::excerpt(&text)
+            ))
         }
     }
 
@@ -159,30 +160,7 @@ impl External {
             .iter()
             .map(|a| render(&self.hb, a, &vars))
             .collect::<Result<_, _>>()?;
-        let (program, args) = argv.split_first().ok_or("empty argv")?;
-        let output = Command::new(program)
-            .args(args)
-            .current_dir(&self.ctx.dir)
-            .env("DRILL_RUN_DIR", &self.ctx.run_dir)
-            .stdin(Stdio::null())
-            .kill_on_drop(true)
-            .output()
-            .await
-            .map_err(|e| format!("cannot run `{program}`: {e}"))?;
-        if output.status.success() {
-            Ok(())
-        } else {
-            let stderr = String::from_utf8_lossy(&output.stderr);
-            Err(format!(
-                "`{program}` exited with {}: {}",
-                output.status,
-                excerpt(&stderr)
-            ))
-        }
+        let run_dir = self.ctx.run_dir.as_os_str();
+        crate::drill::action::run_argv(&argv, &self.ctx.dir, &[("DRILL_RUN_DIR", run_dir)]).await
     }
-}
-
-fn excerpt(text: &str) -> String {
-    let t: String = text.trim().chars().take(300).collect();
-    t.replace('\n', " | ")
 }

@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use crate::drill::summary;
-use crate::harness::{isolated_copy, root, run_in, scratch};
+use crate::harness::{isolated_copy, root, run_drill, scratch};
 
 const BINARY: &str = "prometheus-alertmanager";
 
@@ -30,17 +30,7 @@ fn drill(scenario: &Path, speed: &str) -> (crate::harness::Run, serde_json::Valu
     let dir = scratch();
     let scenario = isolated_copy(scenario, dir.path());
     let out = dir.path().join("out");
-    let run = run_in(
-        dir.path(),
-        &[
-            "run",
-            scenario.to_str().unwrap(),
-            "--speed",
-            speed,
-            "--out",
-            out.to_str().unwrap(),
-        ],
-    );
+    let run = run_drill(dir.path(), &scenario, &out, &["--speed", speed]);
     let s = summary(&out);
     (run, s)
 }

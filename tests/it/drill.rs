@@ -2,12 +2,11 @@
 //! interruption. Each test runs the real binary in its own scratch folder.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::harness::{bin, isolated_copy, root, run_in, scratch};
+use crate::harness::{isolated_copy, root, run_drill, scratch, signal, spawn_drill};
 
 /// Checks `summary.json` in `dir` against the contract's JSON Schema.
 pub fn summary(dir: &Path) -> Value {
@@ -56,17 +55,7 @@ fn ex1331830_passes_with_every_fault_hit() {
         &root().join("../shared/spec/examples/ex1331830.yaml"),
         dir.path(),
     );
-    let run = run_in(
-        dir.path(),
-        &[
-            "run",
-            scenario.to_str().unwrap(),
-            "--speed",
-            "360",
-            "--out",
-            out.to_str().unwrap(),
-        ],
-    );
+    let run = run_drill(dir.path(), &scenario, &out, &["--speed", "360"]);
     let wall = started.elapsed();
     run.expect_code(0);
     let s = summary(&out);
@@ -91,17 +80,7 @@ fn email_only_fails_with_every_firing_dropped() {
         &root().join("../shared/spec/examples/email-only.yaml"),
         dir.path(),
     );
-    let run = run_in(
-        dir.path(),
-        &[
-            "run",
-            scenario.to_str().unwrap(),
-            "--speed",
-            "20",
-            "--out",
-            out.to_str().unwrap(),
-        ],
-    );
+    let run = run_drill(dir.path(), &scenario, &out, &["--speed", "20"]);
     run.expect_code(1);
     let s = summary(&out);
     assert_eq!(s["verdict"], "fail");
@@ -138,17 +117,7 @@ fn the_same_seed_gives_the_same_fault_counts() {
     let mut counts = Vec::new();
     for round in 0..2 {
         let out = dir.path().join(format!("out{round}"));
-        let run = run_in(
-            dir.path(),
-            &[
-                "run",
-                scenario.to_str().unwrap(),
-                "--seed",
-                "1234",
-                "--out",
-                out.to_str().unwrap(),
-            ],
-        );
+        let run = run_drill(dir.path(), &scenario, &out, &["--seed", "1234"]);
         run.expect_code(0);
         let s = summary(&out);
         assert_eq!(s["seed"], 1234);
@@ -191,16 +160,7 @@ fn a_hung_primary_costs_the_route_timeout() {
     let dir = scratch();
     let scenario = write(dir.path(), "hang.yaml", &HANG.replace("RTO", "10s"));
     let out = dir.path().join("out");
-    run_in(
-        dir.path(),
-        &[
-            "run",
-            scenario.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-        ],
-    )
-    .expect_code(0);
+    run_drill(dir.path(), &scenario, &out, &[]).expect_code(0);
     let s = summary(&out);
     let arrival = &s["alerts"][0]["arrivals"][0];
     assert_eq!(arrival["channel"], "soc-slack");
@@ -216,16 +176,7 @@ fn failover_slower_than_the_rto_is_late_and_fails() {
     let dir = scratch();
     let scenario = write(dir.path(), "hang.yaml", &HANG.replace("RTO", "2s"));
     let out = dir.path().join("out");
-    run_in(
-        dir.path(),
-        &[
-            "run",
-            scenario.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-        ],
-    )
-    .expect_code(1);
+    run_drill(dir.path(), &scenario, &out, &[]).expect_code(1);
     let s = summary(&out);
     assert_eq!(s["verdict"], "fail");
     assert_eq!(outcomes(&s), vec!["late"]);
@@ -273,24 +224,9 @@ fn ctrl_c_during_the_outage_aborts_restores_and_records() {
             .replace("every: 100ms", "every: 1s"),
     );
     let out = dir.path().join("out");
-    let mut child = Command::new(bin())
-        .args([
-            "run",
-            scenario.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-        ])
-        .current_dir(dir.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_drill(dir.path(), &scenario, &out);
     wait_for_journal(&out, "\"event\":\"alert_fired\"", Duration::from_secs(20));
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(child.id() as i32),
-        nix::sys::signal::Signal::SIGINT,
-    )
-    .unwrap();
+    signal(&child, nix::sys::signal::Signal::SIGINT);
     assert_eq!(wait_exit(&mut child, Duration::from_secs(20)), 3);
     let s = summary(&out);
     assert_eq!(s["verdict"], "aborted");

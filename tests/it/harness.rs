@@ -129,3 +129,38 @@ pub fn isolated_copy(scenario: &Path, dir: &Path) -> PathBuf {
     }
     dir.join(scenario.file_name().unwrap())
 }
+
+/// `outage-drill run SCENARIO --out OUT [extra...]` in `cwd`, waited for.
+pub fn run_drill(cwd: &Path, scenario: &Path, out: &Path, extra: &[&str]) -> Run {
+    let mut args = vec![
+        "run",
+        scenario.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    run_in(cwd, &args)
+}
+
+/// The same, started in the background (output discarded) so a test can
+/// signal it.
+pub fn spawn_drill(cwd: &Path, scenario: &Path, out: &Path) -> std::process::Child {
+    Command::new(bin())
+        .args([
+            "run",
+            scenario.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .current_dir(cwd)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("outage-drill starts")
+}
+
+/// Sends `signal` to `child`.
+pub fn signal(child: &std::process::Child, signal: nix::sys::signal::Signal) {
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    nix::sys::signal::kill(pid, signal).expect("the drill is signalled");
+}

@@ -2,11 +2,12 @@
 //! actions under interruption and after a crash; secrets never leak.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use crate::drill::{summary, wait_exit, wait_for_journal};
-use crate::harness::{bin, free_port, isolated_copy, root, run_in, run_with_env, scratch};
+use crate::harness::{
+    free_port, isolated_copy, root, run_drill, run_in, run_with_env, scratch, signal, spawn_drill,
+};
 
 /// Copies an example folder into `dir` on fresh ports.
 fn example_copy(name: &str, dir: &Path) -> PathBuf {
@@ -18,15 +19,7 @@ fn soar_webhook_falls_back_and_is_restored() {
     let dir = scratch();
     let scenario = example_copy("soar-webhook", dir.path());
     let out = dir.path().join("out");
-    let run = run_in(
-        dir.path(),
-        &[
-            "run",
-            scenario.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-        ],
-    );
+    let run = run_drill(dir.path(), &scenario, &out, &[]);
     run.expect_code(0);
     let s = summary(&out);
     assert_eq!(s["restore"], "ok");
@@ -47,16 +40,7 @@ fn command_target_passes_and_restores_its_marker() {
     let dir = scratch();
     let scenario = example_copy("command", dir.path());
     let out = dir.path().join("out");
-    run_in(
-        dir.path(),
-        &[
-            "run",
-            scenario.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-        ],
-    )
-    .expect_code(0);
+    run_drill(dir.path(), &scenario, &out, &[]).expect_code(0);
     let s = summary(&out);
     assert_eq!(s["verdict"], "pass", "{s:#}");
     assert!(
@@ -79,18 +63,7 @@ fn sigint_during_the_outage_runs_restore() {
     let dir = scratch();
     let scenario = long_command_drill(dir.path());
     let out = dir.path().join("out");
-    let mut child = Command::new(bin())
-        .args([
-            "run",
-            scenario.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-        ])
-        .current_dir(dir.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_drill(dir.path(), &scenario, &out);
     wait_for_journal(
         &out,
         "\"event\":\"alert_fired\",\"nonce\":\"DRILL-",
@@ -101,11 +74,7 @@ fn sigint_during_the_outage_runs_restore() {
         dir.path().join("mail-connector.state").exists(),
         "inject ran"
     );
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(child.id() as i32),
-        nix::sys::signal::Signal::SIGINT,
-    )
-    .unwrap();
+    signal(&child, nix::sys::signal::Signal::SIGINT);
     assert_eq!(wait_exit(&mut child, Duration::from_secs(30)), 3);
     assert!(
         !dir.path().join("mail-connector.state").exists(),
@@ -119,18 +88,7 @@ fn sigkill_then_recover_restores_once() {
     let dir = scratch();
     let scenario = long_command_drill(dir.path());
     let out = dir.path().join("out");
-    let mut child = Command::new(bin())
-        .args([
-            "run",
-            scenario.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-        ])
-        .current_dir(dir.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_drill(dir.path(), &scenario, &out);
     wait_for_journal(&out, "\"purpose\":\"outage\"", Duration::from_secs(30));
     child.kill().unwrap();
     wait_exit(&mut child, Duration::from_secs(10));
