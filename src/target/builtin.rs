@@ -258,23 +258,7 @@ impl Builtin {
                        "severity": req.severity.as_str(), "drill": req.drill}),
             ),
         };
-        let answer = self
-            .http
-            .post(url)
-            .json(&body)
-            .send()
-            .await
-            .map_err(|e| format!("{kind} request failed: {}", error_chain(&e)))?;
-        let status = answer.status();
-        if status.is_success() {
-            Ok(())
-        } else {
-            let text = answer.text().await.unwrap_or_default();
-            Err(format!(
-                "{kind} answered {status}: {}",
-                crate::drill::action::excerpt(&text)
-            ))
-        }
+        super::send_expecting_success(self.http.post(url).json(&body), kind.as_str()).await
     }
 }
 
@@ -304,7 +288,7 @@ async fn send_smtp(addr: SocketAddr, budget: Duration, req: &FireRequest) -> Res
 
 /// An error and its causes on one line: lettre and reqwest keep the useful
 /// part ("Connection refused", the SMTP reply) in the sources.
-fn error_chain(e: &dyn std::error::Error) -> String {
+pub fn error_chain(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();
     let mut source = e.source();
     while let Some(s) = source {

@@ -83,23 +83,8 @@ impl External {
             "startsAt": Utc::now().to_rfc3339(),
             "generatorURL": format!("http://outage-drill.localhost/{}/{}", req.drill, req.run_id),
         }]);
-        let answer = self
-            .http
-            .post(format!("{base}/api/v2/alerts"))
-            .json(&body)
-            .send()
-            .await
-            .map_err(|e| format!("Alertmanager did not answer: {e}"))?;
-        let status = answer.status();
-        if status.is_success() {
-            Ok(())
-        } else {
-            let text = answer.text().await.unwrap_or_default();
-            Err(format!(
-                "Alertmanager answered {status}: {}",
-                crate::drill::action::excerpt(&text)
-            ))
-        }
+        let request = self.http.post(format!("{base}/api/v2/alerts")).json(&body);
+        super::send_expecting_success(request, "Alertmanager").await
     }
 
     async fn fire_webhook(&self, req: &FireRequest) -> Result<(), String> {
@@ -135,21 +120,7 @@ impl External {
         if !has_type {
             request = request.header("content-type", "application/json");
         }
-        let answer = request
-            .body(body)
-            .send()
-            .await
-            .map_err(|e| format!("webhook failed: {e}"))?;
-        let status = answer.status();
-        if status.is_success() {
-            Ok(())
-        } else {
-            let text = answer.text().await.unwrap_or_default();
-            Err(format!(
-                "webhook answered {status}: {}",
-                crate::drill::action::excerpt(&text)
-            ))
-        }
+        super::send_expecting_success(request.body(body), "webhook").await
     }
 
     async fn fire_command(&self, req: &FireRequest) -> Result<(), String> {

@@ -78,3 +78,25 @@ impl Target {
         }
     }
 }
+
+/// Sends `request` and expects a 2xx; `peer` names the other side in the
+/// error (`"Alertmanager"`, `"slack"`), which carries the cause chain or an
+/// excerpt of the answer.
+pub async fn send_expecting_success(
+    request: reqwest::RequestBuilder,
+    peer: &str,
+) -> Result<(), String> {
+    let answer = request
+        .send()
+        .await
+        .map_err(|e| format!("{peer} request failed: {}", builtin::error_chain(&e)))?;
+    let status = answer.status();
+    if status.is_success() {
+        return Ok(());
+    }
+    let text = answer.text().await.unwrap_or_default();
+    Err(format!(
+        "{peer} answered {status}: {}",
+        crate::drill::action::excerpt(&text)
+    ))
+}
