@@ -206,3 +206,109 @@ fn non_loopback_targets_need_live() {
     run_in(dir.path(), &["validate", "live.yaml"]).expect_code(2);
     run_in(dir.path(), &["validate", "live.yaml", "--live"]).expect_code(0);
 }
+
+const SMALL: &str = "version: 1
+name: small
+title: Small drill
+channels:
+  - { name: mail, kind: smtp, role: primary, listen: \"127.0.0.1:MAILPORT\" }
+  - { name: soc-slack, kind: slack, listen: \"127.0.0.1:0\" }
+outage:
+  duration: 1s
+  faults:
+    mail: { fail: defer }
+target:
+  kind: builtin
+  routes:
+    - { channel: mail, timeout: 2s }
+    - { channel: soc-slack, timeout: 2s }
+alerts:
+  - { name: a, severity: high, at: 100ms, rto: 5s }
+checks: { baseline: false, recovery: false }
+";
+
+fn small(dir: &Path, mail_port: u16, extra: &str, target: Option<&str>) -> PathBuf {
+    let mut text = SMALL.replace("MAILPORT", &mail_port.to_string());
+    text = text.replace(
+        "    mail: { fail: defer }\n",
+        &format!("    mail: {{ fail: defer }}\n{extra}"),
+    );
+    if let Some(target) = target {
+        let start = text.find("target:").unwrap();
+        let end = text.find("alerts:").unwrap();
+        text.replace_range(start..end, target);
+    }
+    let path = dir.join("small.yaml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn a_port_in_use_is_a_harness_error_with_a_record() {
+    let dir = scratch();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let scenario = small(dir.path(), port, "", None);
+    let out = dir.path().join("out");
+    let run = run_drill(dir.path(), &scenario, &out, &[]);
+    run.expect_code(3);
+    let s = summary(&out);
+    assert_eq!(s["verdict"], "error");
+    assert!(
+        s["reasons"][0]
+            .as_str()
+            .unwrap()
+            .contains(&port.to_string()),
+        "{s:#}"
+    );
+}
+
+#[test]
+fn a_target_that_does_not_start_is_a_harness_error() {
+    let dir = scratch();
+    let target = "target:
+  kind: webhook
+  url: http://127.0.0.1:9/never
+  start: { command: [./no-such-program], ready: \"http://127.0.0.1:9/\", timeout: 2s }
+";
+    let scenario = small(dir.path(), 0, "", Some(target));
+    let out = dir.path().join("out");
+    run_drill(dir.path(), &scenario, &out, &[]).expect_code(3);
+    let s = summary(&out);
+    assert_eq!(s["verdict"], "error");
+    assert!(
+        s["reasons"][0]
+            .as_str()
+            .unwrap()
+            .contains("no-such-program"),
+        "{s:#}"
+    );
+}
+
+#[test]
+fn a_failed_inject_aborts_and_still_restores() {
+    let dir = scratch();
+    let actions = "  inject:
+    - { command: [sh, -c, 'touch injected'] }
+    - { command: [sh, -c, 'echo connector API said no >&2; exit 7'] }
+  restore:
+    - { command: [rm, -f, injected] }
+";
+    let scenario = small(dir.path(), 0, actions, None);
+    let out = dir.path().join("out");
+    run_drill(dir.path(), &scenario, &out, &[]).expect_code(3);
+    let s = summary(&out);
+    assert_eq!(s["verdict"], "aborted");
+    assert_eq!(s["restore"], "ok");
+    assert!(
+        !dir.path().join("injected").exists(),
+        "restore undid the first inject"
+    );
+    let reasons = s["reasons"].to_string();
+    assert!(reasons.contains("inject action 2"), "{reasons}");
+    let journal = std::fs::read_to_string(out.join("journal.jsonl")).unwrap();
+    assert!(
+        journal.contains("connector API said no"),
+        "stderr excerpt journaled"
+    );
+}
