@@ -400,6 +400,52 @@ mod tests {
         assert_eq!(tick_step(90.0), 10.0);
     }
 
+    use crate::record::testkit::{Script, TWO_CHANNELS};
+    use crate::record::view;
+
+    #[test]
+    fn every_alert_and_channel_has_a_lane_and_far_deadlines_are_clipped() {
+        let mut s = Script::new(TWO_CHANNELS);
+        let nonce = s.fire(1_000, "phish", 1);
+        s.arrive(1_040, "slack", &nonce);
+        let lost = s.fire(1_500, "edr", 1);
+        let _ = lost;
+        let svg = render(&view::build(&s.finish(2_000)));
+
+        for lane in [
+            "phish",
+            "edr",
+            "mail (primary)",
+            "teams (alternate)",
+            "slack (alternate)",
+        ] {
+            assert!(
+                svg.contains(&format!(">{lane}</text>")),
+                "no lane {lane}: {svg}"
+            );
+        }
+        // The 10 s deadlines lie far beyond a 2 s run: arrows at the edge.
+        assert_eq!(svg.matches("l6 4 l-6 4 z").count(), 2, "{svg}");
+        // One arrival dot on its alert lane, one on the slack lane.
+        assert_eq!(
+            svg.matches(&format!("fill=\"{DELIVERED}\"")).count(),
+            2 + 1,
+            "{svg}"
+        );
+        // The lost firing is crossed out.
+        assert!(svg.contains("stroke-dasharray=\"3 3\""), "{svg}");
+        assert!(svg.starts_with("<svg") && svg.ends_with("</svg>"));
+    }
+
+    #[test]
+    fn near_deadlines_stay_on_the_chart() {
+        let mut s = Script::new(&TWO_CHANNELS.replace("rto: 10s", "rto: 2s"));
+        let nonce = s.fire(1_000, "phish", 1);
+        s.arrive(1_040, "slack", &nonce);
+        let svg = render(&view::build(&s.finish(2_000)));
+        assert!(!svg.contains("l6 4 l-6 4 z"), "no clipped deadline: {svg}");
+    }
+
     #[test]
     fn text_is_escaped_for_nodes_and_attributes() {
         assert_eq!(

@@ -359,13 +359,14 @@ fn per_alert(
         strengths.push(draft(
             format!("On time: {name}"),
             format!(
-                "{} delivered (first via {}); the slowest took {} of the {rto} RTO.",
+                "{} delivered via {} in {}{} of the {rto} RTO.",
                 if n == 1 {
                     "The firing was".to_string()
                 } else {
                     format!("All {n} firings were")
                 },
                 via.join(", "),
+                if n == 1 { "" } else { "at most " },
                 text::latency(worst)
             ),
             String::new(),

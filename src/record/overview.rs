@@ -85,6 +85,12 @@ pub fn speed_note(speed: f64, planned_ms: Option<f64>) -> String {
     if speed == 1.0 {
         return "1× — real time".into();
     }
+    let (how, verb) = if speed > 1.0 {
+        ("SPED UP", "divided")
+    } else {
+        ("SLOWED DOWN", "multiplied")
+    };
+    let factor = if speed > 1.0 { speed } else { 1.0 / speed };
     let outage = planned_ms
         .map(|ms| {
             format!(
@@ -95,9 +101,9 @@ pub fn speed_note(speed: f64, planned_ms: Option<f64>) -> String {
         })
         .unwrap_or_default();
     format!(
-        "{speed}× — SPED UP: the outage, its phases and the alerts' at/every offsets were \
-         divided by {speed}; RTOs and timeouts were not.{outage} Latencies are real, but the \
-         pipeline saw faults change {speed} times faster than in a real outage."
+        "{speed}× — {how}: the outage, its phases and the alerts' at/every offsets were {verb} \
+         by {factor}; RTOs and timeouts were not.{outage} Latencies are real, but the pipeline \
+         saw faults change at {speed}× the pace of a real outage."
     )
 }
 
@@ -322,4 +328,55 @@ pub fn sign_off(scenario: Option<&Scenario>) -> Vec<SignOffRow> {
             name: String::new(),
         },
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::testkit::{Script, TWO_CHANNELS};
+
+    #[test]
+    fn a_sped_up_drill_says_so_plainly() {
+        assert_eq!(speed_note(1.0, Some(60_000.0)), "1× — real time");
+        let note = speed_note(360.0, Some(15_000.0));
+        assert!(note.starts_with("360× — SPED UP"), "{note}");
+        assert!(
+            note.contains("planned for 1 h 30 min ran in 15.0 s"),
+            "{note}"
+        );
+        assert!(note.contains("RTOs and timeouts were not"), "{note}");
+        assert!(speed_note(0.5, None).contains("SLOWED DOWN"));
+    }
+
+    #[test]
+    fn participants_from_the_scenario_come_before_those_added_on_the_command_line() {
+        let yaml = TWO_CHANNELS.replace(
+            "facilitator: Dana }",
+            "facilitator: Dana, participants: [{ name: Lee, role: analyst }] }",
+        );
+        let mut state = Script::new(&yaml).finish(1_000);
+        let run = state.run.as_mut().unwrap();
+        run.participants.push(crate::scenario::model::Participant {
+            name: "Sam".into(),
+            role: String::new(),
+        });
+        let list = participants(run);
+        let rows: Vec<(&str, &str, &str)> = list
+            .iter()
+            .map(|p| (p.name.as_str(), p.role.as_str(), p.source))
+            .collect();
+        assert_eq!(
+            rows,
+            [("Lee", "analyst", "scenario"), ("Sam", "—", "command line")]
+        );
+        assert_eq!(sign_off(Some(&run.scenario))[0].name, "Dana");
+    }
+
+    #[test]
+    fn each_shared_fate_alternate_gets_a_warning() {
+        let state = Script::new(TWO_CHANNELS).finish(1_000);
+        let warnings = shared_fate(&Channels::of(&state));
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(warnings[0].starts_with("teams is an alternate that shares fate with mail"));
+    }
 }

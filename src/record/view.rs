@@ -517,3 +517,86 @@ fn restore_text(state: &State) -> String {
 fn round3(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::drill::event::EventKind;
+    use crate::record::testkit::{Script, TWO_CHANNELS};
+
+    #[test]
+    fn a_drill_the_harness_could_not_run_still_renders() {
+        let mut s = Script::new(TWO_CHANNELS);
+        s.events.truncate(1);
+        s.push(
+            5,
+            EventKind::HarnessFailed {
+                error: "127.0.0.1:2525 is in use".into(),
+            },
+        );
+        s.push(
+            6,
+            EventKind::DrillFinished {
+                verdict: "error".into(),
+            },
+        );
+        let view = build(&State::from_events(&s.events));
+        assert_eq!(view.verdict, Verdict::Error);
+        assert_eq!(view.outage_actual, "did not start");
+        let (md, html) = super::super::render::render(&view, None).unwrap();
+        assert!(md.contains("**Verdict: ERROR**"), "{md}");
+        assert!(md.contains("The harness could not run the drill"), "{md}");
+        assert!(html.contains("<svg"), "the chart is drawn even when empty");
+    }
+
+    #[test]
+    fn late_and_uncounted_arrivals_are_marked_in_the_timeline() {
+        let mut s = Script::new(TWO_CHANNELS);
+        let nonce = s.fire(1_000, "phish", 1);
+        s.arrive(11_500, "slack", &nonce);
+        s.arrive(30_000, "teams", &nonce);
+        let view = build(&s.finish(31_000));
+        let rows: Vec<&str> = view.timeline.iter().map(|r| r.what.as_str()).collect();
+        assert!(
+            rows.contains(&"Arrived: phish #1 on slack after 10.500 s — LATE"),
+            "{rows:?}"
+        );
+        assert!(
+            rows.contains(
+                &"Arrived: phish #1 on teams after 29.000 s — after its verdict, not counted"
+            ),
+            "{rows:?}"
+        );
+        let fired = view
+            .timeline
+            .iter()
+            .find(|r| r.what.starts_with("Fired"))
+            .unwrap();
+        assert_eq!(
+            (fired.planned_s.as_str(), fired.offset_s.as_str()),
+            ("+0.900", "+0.900")
+        );
+        assert_eq!(view.firings[0].outcome, Outcome::Late);
+        assert_eq!(
+            view.firings[0].latency_vs_rto,
+            "10.500 s of 10s (5.0 % over)"
+        );
+    }
+
+    #[test]
+    fn the_next_test_is_due_from_the_runs_own_start_date() {
+        let view = build(&Script::new(TWO_CHANNELS).finish(1_000));
+        assert!(
+            view.next_due.starts_with("2026-06-01 (quarterly"),
+            "{}",
+            view.next_due
+        );
+        let yaml = TWO_CHANNELS.replace("frequency: quarterly, ", "");
+        let view = build(&Script::new(&yaml).finish(1_000));
+        assert!(
+            view.next_due.starts_with("not scheduled"),
+            "{}",
+            view.next_due
+        );
+    }
+}
