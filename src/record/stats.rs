@@ -168,15 +168,21 @@ pub fn faults(state: &State, channels: &Channels) -> Vec<FaultRow> {
         .collect()
 }
 
-pub fn metric_deltas(deltas: Option<&BTreeMap<String, f64>>) -> Vec<MetricRow> {
-    deltas
-        .into_iter()
-        .flatten()
+/// The target's failure counters that moved across the outage, and how
+/// many did not (a receiver type nobody configured stays at zero, and a
+/// table of zeros would hide the ones that count).
+pub fn metric_deltas(deltas: Option<&BTreeMap<String, f64>>) -> (Vec<MetricRow>, usize) {
+    let all: Vec<(&String, &f64)> = deltas.into_iter().flatten().collect();
+    let moved: Vec<MetricRow> = all
+        .iter()
+        .filter(|(_, d)| **d != 0.0)
         .map(|(series, delta)| MetricRow {
-            series: series.clone(),
+            series: (*series).clone(),
             delta: format!("{delta}"),
         })
-        .collect()
+        .collect();
+    let unchanged = all.len() - moved.len();
+    (moved, unchanged)
 }
 
 #[cfg(test)]
@@ -191,6 +197,22 @@ mod tests {
         assert_eq!(nearest_rank(&v, 1.0), Some(20.0));
         assert_eq!(nearest_rank(&[7.0], 0.5), Some(7.0));
         assert_eq!(nearest_rank(&[], 0.5), None);
+    }
+
+    #[test]
+    fn only_counters_that_moved_are_listed() {
+        let deltas: BTreeMap<String, f64> = [("a{x=\"email\"}", 9.0), ("a{x=\"slack\"}", 0.0)]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect();
+        let (rows, unchanged) = metric_deltas(Some(&deltas));
+        assert_eq!(rows.len(), 1);
+        assert_eq!(
+            (rows[0].series.as_str(), rows[0].delta.as_str()),
+            ("a{x=\"email\"}", "9")
+        );
+        assert_eq!(unchanged, 1);
+        assert_eq!(metric_deltas(None).0.len(), 0);
     }
 
     #[test]

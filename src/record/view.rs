@@ -57,6 +57,8 @@ pub struct View {
     pub tool_version: String,
     pub scenario_file: String,
     pub exercise_type: String,
+    /// What the drill covered, in one sentence.
+    pub scope: String,
     pub frequency: String,
     pub facilitator: String,
     pub participants: Vec<ParticipantView>,
@@ -101,7 +103,11 @@ pub struct View {
     pub fault_rows: Vec<FaultRow>,
     /// Alertmanager failure-counter deltas across the outage.
     pub target_metrics: Option<BTreeMap<String, f64>>,
+    /// Counters that moved across the outage, and how many did not.
     pub metric_rows: Vec<MetricRow>,
+    pub metrics_unchanged: usize,
+    /// True when the target reported its counters before and after.
+    pub has_target_metrics: bool,
     pub restore: String,
     pub restore_failed: bool,
     pub interrupted: Option<String>,
@@ -211,6 +217,7 @@ pub fn build(state: &State) -> View {
         .collect();
     let found = findings::find(state, &channels, &judged);
     let counts = verdict::counts(state);
+    let metric_rows = stats::metric_deltas(target_metrics(state).as_ref());
 
     let mut view = View {
         verdict,
@@ -243,6 +250,7 @@ pub fn build(state: &State) -> View {
         exercise_type: scenario
             .map(|s| format!("{:?}", s.exercise.kind).to_lowercase())
             .unwrap_or_default(),
+        scope: scope(state),
         frequency: scenario
             .and_then(|s| s.exercise.frequency)
             .map(|f| text::frequency_word(f).to_string())
@@ -308,7 +316,9 @@ pub fn build(state: &State) -> View {
             .collect(),
         fault_rows: stats::faults(state, &channels),
         target_metrics: target_metrics(state),
-        metric_rows: stats::metric_deltas(target_metrics(state).as_ref()),
+        metric_rows: metric_rows.0,
+        metrics_unchanged: metric_rows.1,
+        has_target_metrics: target_metrics(state).is_some(),
         restore: restore_text(state),
         restore_failed: state.restore.as_ref().is_some_and(|r| !r.1)
             || (state.restore.is_none() && state.restore_outstanding()),
@@ -446,6 +456,33 @@ fn channel_views(state: &State) -> Vec<ChannelView> {
             shares_fate_with: c.shares_fate_with.clone(),
         })
         .collect()
+}
+
+/// What the drill covered: alerts and firings, target, channels, outage.
+fn scope(state: &State) -> String {
+    let Some(run) = &state.run else {
+        return String::new();
+    };
+    let s = &run.scenario;
+    let primaries = s
+        .channels
+        .iter()
+        .filter(|c| c.role == crate::scenario::model::Role::Primary)
+        .count();
+    let length = Dur(crate::scenario::validate::outage_length(s));
+    let phases = match s.outage.phases.len() {
+        0 | 1 => String::new(),
+        n => format!(" in {n} phases"),
+    };
+    format!(
+        "Delivery of {} ({}) through the {} target to {} ({primaries} primary, {} alternate) \
+         while the primary mail path was faulted for {length} of scenario time{phases}.",
+        text::count(s.alerts.len(), "alert"),
+        text::count(state.outage_firings().count(), "firing"),
+        s.target.kind.as_str(),
+        text::count(s.channels.len(), "channel"),
+        s.channels.len() - primaries
+    )
 }
 
 /// What the ratings can and cannot say under this verdict.
