@@ -185,7 +185,7 @@ fn run_level(state: &State, areas: &mut Vec<Draft>) {
             areas.push(draft(
                 format!("Inject action {} failed", a.index + 1),
                 format!(
-                    "`{}` failed: {}. The outage was not applied as planned.",
+                    "“{}” failed: {}. The outage was not applied as planned.",
                     a.description,
                     error.as_deref().unwrap_or("no error given")
                 ),
@@ -205,10 +205,10 @@ fn run_level(state: &State, areas: &mut Vec<Draft>) {
     if state.finished.is_none() {
         areas.push(draft(
             "The journal ends before the drill finished".into(),
-            "No `drill_finished` event: the harness stopped abruptly (a crash or a kill), so \
+            "No “drill_finished” event: the harness stopped abruptly (a crash or a kill), so \
              the results below may be incomplete."
                 .into(),
-            "Run `outage-drill recover` on the run folder if restore actions are pending, then \
+            "Run “outage-drill recover” on the run folder if restore actions are pending, then \
              re-run the drill."
                 .into(),
             EXERCISES,
@@ -499,14 +499,14 @@ fn restore_and_recovery(state: &State, areas: &mut Vec<Draft>, strengths: &mut V
                 "{}. What the drill broke may still be broken.",
                 error.as_deref().unwrap_or("a restore action failed")
             ),
-            "Restore by hand now (or run `outage-drill recover` on the run folder), then fix \
+            "Restore by hand now (or run “outage-drill recover” on the run folder), then fix \
              the restore action."
                 .into(),
             PLANNING,
         )),
         Some((_, true, _, true)) => areas.push(draft(
-            "Restore completed only by `outage-drill recover`".into(),
-            "The run itself did not finish its restore actions; a later `recover` did.".into(),
+            "Restore completed only by “outage-drill recover”".into(),
+            "The run itself did not finish its restore actions; a later “recover” did.".into(),
             "Find why the run stopped before restoring and make restore actions fast and \
              reliable."
                 .into(),
@@ -521,7 +521,7 @@ fn restore_and_recovery(state: &State, areas: &mut Vec<Draft>, strengths: &mut V
         None if injected => areas.push(draft(
             "Restore did not run".into(),
             "Inject actions ran but no restore was recorded.".into(),
-            "Run `outage-drill recover` on the run folder now, or restore by hand.".into(),
+            "Run “outage-drill recover” on the run folder now, or restore by hand.".into(),
             PLANNING,
         )),
         _ => {}
@@ -581,7 +581,7 @@ fn lapses(state: &State, judged: &[Judged<'_>]) -> Vec<String> {
             error.as_deref().unwrap_or("a restore action failed")
         )),
         None if injected => out.push(
-            "Restore did not run: run `outage-drill recover` on this run's folder.".to_string(),
+            "Restore did not run: run “outage-drill recover” on this run's folder.".to_string(),
         ),
         _ => {}
     }

@@ -121,7 +121,7 @@ pub fn fault(f: &Fault) -> String {
 /// months (a day past the end of the month becomes its last day).
 pub fn next_due(started: Option<DateTime<Utc>>, frequency: Option<Frequency>) -> String {
     let (Some(started), Some(frequency)) = (started, frequency) else {
-        return "not scheduled: the scenario sets no `exercise.frequency`".into();
+        return "not scheduled: the scenario sets no “exercise.frequency”".into();
     };
     let due = started
         .date_naive()

@@ -142,7 +142,7 @@ pub fn rows(state: &State, origin: &Origin) -> Vec<TimelineRow> {
     if let Some((t, ok, error, by_recover)) = &state.restore {
         let what = match (ok, by_recover) {
             (true, false) => "Restore finished".to_string(),
-            (true, true) => "Restore finished by `outage-drill recover`".to_string(),
+            (true, true) => "Restore finished by “outage-drill recover”".to_string(),
             (false, _) => format!("RESTORE FAILED: {}", error.as_deref().unwrap_or("")),
         };
         rows.push((*t, None, what, if *ok { "action" } else { "problem" }));
