@@ -329,7 +329,13 @@ fn run_drill(args: RunArgs) -> u8 {
         }
     };
     if let Some(dir) = &args.template {
-        if let Err(e) = crate::record::write_all(&finished.dir, &finished.state, Some(dir)) {
+        let journal = finished.dir.join(crate::record::JOURNAL);
+        let outputs = crate::record::Outputs {
+            dir: &finished.dir,
+            journal: &journal,
+            templates: Some(dir),
+        };
+        if let Err(e) = crate::record::write_all(&outputs, &finished.state) {
             eprintln!(
                 "error: cannot render with the templates in {}: {e}",
                 dir.display()
@@ -357,7 +363,7 @@ fn print_summary(state: &crate::drill::state::State, dir: &std::path::Path) {
 }
 
 fn report(dir: &std::path::Path, template: Option<&std::path::Path>) -> u8 {
-    let path = dir.join("journal.jsonl");
+    let path = dir.join(crate::record::JOURNAL);
     let (events, skipped) = match crate::drill::journal::read(&path) {
         Ok(r) => r,
         Err(e) => {
@@ -379,7 +385,12 @@ fn report(dir: &std::path::Path, template: Option<&std::path::Path>) -> u8 {
         );
         return EXIT_INVALID;
     }
-    if let Err(e) = crate::record::write_all(dir, &state, template) {
+    let outputs = crate::record::Outputs {
+        dir,
+        journal: &path,
+        templates: template,
+    };
+    if let Err(e) = crate::record::write_all(&outputs, &state) {
         eprintln!("error: cannot write the record: {e}");
         return EXIT_ERROR;
     }

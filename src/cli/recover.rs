@@ -16,7 +16,7 @@ use crate::drill::state::State;
 use crate::scenario::{LoadOptions, load};
 
 pub async fn recover(dir: &Path) -> u8 {
-    let path = dir.join("journal.jsonl");
+    let path = dir.join(crate::record::JOURNAL);
     let (events, _) = match journal::read(&path) {
         Ok(r) => r,
         Err(e) => {
@@ -112,7 +112,12 @@ pub async fn recover(dir: &Path) -> u8 {
     }
     let _ = journal.sync();
     let state = journal.with_state(|s| s.clone());
-    if let Err(e) = crate::record::write_all(dir, &state, None) {
+    let outputs = crate::record::Outputs {
+        dir,
+        journal: &path,
+        templates: None,
+    };
+    if let Err(e) = crate::record::write_all(&outputs, &state) {
         eprintln!("error: restored, but cannot re-render the record: {e}");
         return super::EXIT_ERROR;
     }

@@ -68,7 +68,7 @@ pub async fn run(loaded: Loaded, opts: RunOptions) -> Result<Finished, String> {
     };
     std::fs::create_dir_all(&dir)
         .map_err(|e| format!("cannot create the output folder {}: {e}", dir.display()))?;
-    let journal_path = dir.join("journal.jsonl");
+    let journal_path = dir.join(crate::record::JOURNAL);
     if journal_path.exists() {
         return Err(format!(
             "{} already holds a run (journal.jsonl exists); choose another --out",
@@ -131,7 +131,12 @@ pub async fn run(loaded: Loaded, opts: RunOptions) -> Result<Finished, String> {
     });
     let _ = journal.sync();
     let state = journal.with_state(|s| s.clone());
-    crate::record::write_all(&dir, &state, None)
+    let outputs = crate::record::Outputs {
+        dir: &dir,
+        journal: &journal_path,
+        templates: None,
+    };
+    crate::record::write_all(&outputs, &state)
         .map_err(|e| format!("cannot write the record: {e}"))?;
     Ok(Finished {
         verdict,

@@ -1,10 +1,13 @@
 //! Renders record.md and record.html from the view with handlebars.
 //!
 //! The templates ship in the binary (`templates/`); `--template DIR` can
-//! replace them with an organisation's own `record.md.hbs` and
-//! `record.html.hbs`. Markdown output escapes table-breaking characters;
-//! HTML output escapes everything that came from a scenario or a target.
+//! replace either with an organisation's own `record.md.hbs` or
+//! `record.html.hbs`. Markdown output escapes table-breaking characters and
+//! angle brackets; HTML output uses handlebars' HTML escaping for every
+//! `{{value}}`. The one value a template inserts raw (`{{{timeline_svg}}}`)
+//! was escaped piece by piece when [`super::chart`] drew it.
 
+use std::io;
 use std::path::Path;
 
 use handlebars::Handlebars;
@@ -14,13 +17,10 @@ use super::view::View;
 const MD: &str = include_str!("templates/record.md.hbs");
 const HTML: &str = include_str!("templates/record.html.hbs");
 
+/// Renders (record.md, record.html).
 pub fn render(view: &View, templates: Option<&Path>) -> Result<(String, String), String> {
     let (md_src, html_src) = match templates {
-        Some(dir) => (
-            std::fs::read_to_string(dir.join("record.md.hbs")).unwrap_or_else(|_| MD.to_string()),
-            std::fs::read_to_string(dir.join("record.html.hbs"))
-                .unwrap_or_else(|_| HTML.to_string()),
-        ),
+        Some(dir) => sources(dir)?,
         None => (MD.to_string(), HTML.to_string()),
     };
     let mut md = Handlebars::new();
@@ -35,6 +35,25 @@ pub fn render(view: &View, templates: Option<&Path>) -> Result<(String, String),
     Ok((md, html))
 }
 
+/// The templates in `dir`; one that is missing falls back to the built-in
+/// one, but a folder with neither is a mistake worth reporting.
+fn sources(dir: &Path) -> Result<(String, String), String> {
+    let read = |name: &str, builtin: &str| match std::fs::read_to_string(dir.join(name)) {
+        Ok(text) => Ok((text, true)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok((builtin.to_string(), false)),
+        Err(e) => Err(format!("cannot read {}: {e}", dir.join(name).display())),
+    };
+    let (md, own_md) = read("record.md.hbs", MD)?;
+    let (html, own_html) = read("record.html.hbs", HTML)?;
+    if !own_md && !own_html {
+        return Err(format!(
+            "{} holds neither record.md.hbs nor record.html.hbs",
+            dir.display()
+        ));
+    }
+    Ok((md, html))
+}
+
 /// Keeps scenario text from breaking Markdown tables or injecting markup.
 fn escape_markdown(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
@@ -43,9 +62,32 @@ fn escape_markdown(text: &str) -> String {
             '|' => out.push_str("\\|"),
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
-            '\n' => out.push(' '),
+            '\n' | '\r' => out.push(' '),
             _ => out.push(c),
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn markdown_escaping_keeps_tables_and_drops_markup() {
+        assert_eq!(
+            escape_markdown("a|b <script>\r\nx"),
+            "a\\|b &lt;script&gt;  x"
+        );
+    }
+
+    #[test]
+    fn a_template_folder_with_neither_template_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(sources(dir.path()).unwrap_err().contains("neither"));
+        std::fs::write(dir.path().join("record.md.hbs"), "# {{title}}\n").unwrap();
+        let (md, html) = sources(dir.path()).unwrap();
+        assert_eq!(md, "# {{title}}\n");
+        assert_eq!(html, HTML);
+    }
 }

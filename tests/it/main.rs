@@ -4,7 +4,8 @@
 //! when an assertion fails, prints the command, its folder, stdout and
 //! stderr. `smtp` and `http` drive the endpoints through the library with
 //! real clients (lettre, swaks, reqwest, curl, raw sockets); `drill`,
-//! `pipelines` and `alertmanager` run whole drills through the binary.
+//! `pipelines` and `alertmanager` run whole drills through the binary;
+//! `record` pins the CP-4 test record and renders it in headless Chromium.
 
 mod alertmanager;
 mod audit;
@@ -12,6 +13,7 @@ mod drill;
 mod harness;
 mod http;
 mod pipelines;
+mod record;
 mod scenario_errors;
 mod schema;
 mod smtp;
