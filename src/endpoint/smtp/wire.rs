@@ -26,21 +26,22 @@ const READ_CHUNK: usize = 16 * 1024;
 /// How long closing a connection politely may take before it is dropped.
 const CLOSE_GRACE: Duration = Duration::from_secs(1);
 
-/// A stream the session can run over: plain TCP, or TLS after STARTTLS.
+/// A stream the session can run over: plain TCP, or TLS after STARTTLS
+/// (or an in-memory stream, when [`super::replay`] drives a session).
 pub trait Socket: AsyncRead + AsyncWrite + Unpin + Send {
-    /// The TCP connection underneath, e.g. to reset it.
-    fn tcp(&self) -> &TcpStream;
+    /// The TCP connection underneath, e.g. to reset it; none in memory.
+    fn tcp(&self) -> Option<&TcpStream>;
 }
 
 impl Socket for TcpStream {
-    fn tcp(&self) -> &TcpStream {
-        self
+    fn tcp(&self) -> Option<&TcpStream> {
+        Some(self)
     }
 }
 
-impl Socket for TlsStream<TcpStream> {
-    fn tcp(&self) -> &TcpStream {
-        self.get_ref().0
+impl<S: Socket> Socket for TlsStream<S> {
+    fn tcp(&self) -> Option<&TcpStream> {
+        self.get_ref().0.tcp()
     }
 }
 
@@ -235,8 +236,8 @@ impl<S: Socket> Wire<S> {
     /// Closes abruptly with a TCP reset (SO_LINGER 0), as a host that drops
     /// connections does.
     pub fn reset(self) {
-        let tcp = socket2::SockRef::from(self.io.tcp());
-        if let Err(e) = tcp.set_linger(Some(Duration::ZERO)) {
+        let Some(tcp) = self.io.tcp() else { return };
+        if let Err(e) = socket2::SockRef::from(tcp).set_linger(Some(Duration::ZERO)) {
             tracing::debug!(error = %e, "cannot set SO_LINGER 0; closing normally");
         }
     }
