@@ -12,6 +12,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use tokio::signal::unix::{Signal, SignalKind, signal};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -56,6 +57,9 @@ pub struct Finished {
 
 /// Runs the drill described by `loaded`.
 pub async fn run(loaded: Loaded, opts: RunOptions) -> Result<Finished, String> {
+    // Listen before anything else: a Ctrl-C while the run starts is held for
+    // the watcher below, instead of killing the process unrecorded.
+    let signals = Signals::listen();
     let clock = Clock::start();
     let run_id = new_run_id();
     let dir = match &opts.out_dir {
@@ -97,7 +101,7 @@ pub async fn run(loaded: Loaded, opts: RunOptions) -> Result<Finished, String> {
     });
 
     let stop = CancellationToken::new();
-    let signals = tokio::spawn(watch_signals(journal.clone(), stop.clone()));
+    let signals = tokio::spawn(watch_signals(signals, journal.clone(), stop.clone()));
     let drill = Arc::new(Drill {
         board: FaultBoard::new(
             seed,
@@ -677,16 +681,47 @@ fn firings_merge(into: &mut JoinSet<()>, mut from: JoinSet<()>) {
     into.spawn(async move { while from.join_next().await.is_some() {} });
 }
 
+/// The run's listeners for Ctrl-C (SIGINT) and SIGTERM.
+struct Signals {
+    interrupt: Option<Signal>,
+    terminate: Option<Signal>,
+}
+
+impl Signals {
+    /// Replaces the default action (die) of both signals with delivery to
+    /// these listeners, from this moment on: a signal that comes before
+    /// anyone waits on them is kept, not lost. A listener that cannot be
+    /// installed leaves that signal's default action in place.
+    fn listen() -> Signals {
+        let listen = |kind: SignalKind, name: &str| match signal(kind) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                tracing::warn!(signal = name, error = %e, "cannot listen for the signal");
+                None
+            }
+        };
+        Signals {
+            interrupt: listen(SignalKind::interrupt(), "SIGINT"),
+            terminate: listen(SignalKind::terminate(), "SIGTERM"),
+        }
+    }
+}
+
+/// Resolves when `signal` arrives; never without a listener.
+async fn arrival(signal: Option<&mut Signal>) {
+    match signal {
+        Some(s) => {
+            s.recv().await;
+        }
+        None => std::future::pending().await,
+    }
+}
+
 /// Ctrl-C or SIGTERM: journal it and cancel every wait.
-async fn watch_signals(journal: Arc<Journal>, stop: CancellationToken) {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = match signal(SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(_) => return,
-    };
+async fn watch_signals(mut signals: Signals, journal: Arc<Journal>, stop: CancellationToken) {
     let name = tokio::select! {
-        _ = tokio::signal::ctrl_c() => "SIGINT",
-        _ = term.recv() => "SIGTERM",
+        _ = arrival(signals.interrupt.as_mut()) => "SIGINT",
+        _ = arrival(signals.terminate.as_mut()) => "SIGTERM",
     };
     journal.emit(EventKind::Interrupted {
         signal: name.to_string(),
