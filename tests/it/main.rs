@@ -5,12 +5,14 @@
 //! stderr. `smtp` and `http` drive the endpoints through the library with
 //! real clients (lettre, swaks, reqwest, curl, raw sockets); `drill`,
 //! `pipelines` and `alertmanager` run whole drills through the binary.
-//! `interrupt` (ignored by default, run by `.ci/run`) stops drills at 20
-//! moments with SIGINT and SIGKILL.
+//! `hostile` runs a drill while clients attack its endpoints; `interrupt`
+//! (ignored by default, run by `.ci/run`) stops drills at 20 moments with
+//! SIGINT and SIGKILL.
 
 mod alertmanager;
 mod drill;
 mod harness;
+mod hostile;
 mod http;
 mod interrupt;
 mod pipelines;

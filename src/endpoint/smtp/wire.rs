@@ -26,6 +26,11 @@ const READ_CHUNK: usize = 16 * 1024;
 /// How long closing a connection politely may take before it is dropped.
 const CLOSE_GRACE: Duration = Duration::from_secs(1);
 
+/// How much a peer may still send while we close politely. A polite peer
+/// sends a QUIT at most; past this the peer is flooding (an endless line),
+/// and the reset that closing with unread input causes is what it earned.
+const CLOSE_DRAIN: usize = 64 * 1024;
+
 /// A stream the session can run over: plain TCP, or TLS after STARTTLS
 /// (or an in-memory stream, when [`super::replay`] drives a session).
 pub trait Socket: AsyncRead + AsyncWrite + Unpin + Send {
@@ -216,15 +221,22 @@ impl<S: Socket> Wire<S> {
     }
 
     /// Closes politely: shuts down our side (with TLS, after close_notify),
-    /// then reads until the peer closes too, for at most [`CLOSE_GRACE`].
-    /// Closing with unread input would make the kernel send a reset, which
-    /// can destroy our last reply (a 421) before the peer has read it.
+    /// then reads until the peer closes too, for at most [`CLOSE_GRACE`] and
+    /// [`CLOSE_DRAIN`] bytes. Closing with unread input would make the
+    /// kernel send a reset, which can destroy our last reply (a 421) before
+    /// the peer has read it.
     pub async fn close(mut self) {
         let io = &mut self.io;
         let mut sink = [0u8; 4096];
         let linger = async {
             io.shutdown().await?;
-            while io.read(&mut sink).await? > 0 {}
+            let mut drained = 0;
+            while drained < CLOSE_DRAIN {
+                match io.read(&mut sink).await? {
+                    0 => break,
+                    n => drained += n,
+                }
+            }
             Ok::<(), io::Error>(())
         };
         tokio::select! {
