@@ -7,10 +7,11 @@
 //! `pipelines` and `alertmanager` run whole drills through the binary.
 //! `hostile` runs a drill while clients attack its endpoints; `interrupt`
 //! (ignored by default, run by `.ci/run`) stops drills at 20 moments with
-//! SIGINT and SIGKILL.
+//! SIGINT and SIGKILL; `fuzz` replays the fuzz corpora and regressions.
 
 mod alertmanager;
 mod drill;
+mod fuzz;
 mod harness;
 mod hostile;
 mod http;
