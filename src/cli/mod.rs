@@ -4,6 +4,7 @@
 //! diagnostics go through `tracing` (set `RUST_LOG=debug` to see them).
 
 mod recover;
+mod serve;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -68,6 +69,10 @@ enum Command {
     },
     /// Print the scenario format's JSON Schema (for editors and CI).
     Schema,
+    /// Serve one healthy channel endpoint on its own, for load benchmarks
+    /// (see bench/README.md). Not part of a drill.
+    #[command(hide = true)]
+    Serve(serve::ServeArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -127,6 +132,7 @@ fn dispatch(cli: Cli) -> u8 {
         Command::Run(args) => run_drill(args),
         Command::Recover { dir } => runtime().block_on(recover::recover(&dir)),
         Command::Report { dir, template } => report(&dir, template.as_deref()),
+        Command::Serve(args) => runtime().block_on(serve::serve(args)),
         Command::Schema => {
             let schema = schemars::schema_for!(crate::scenario::model::Scenario);
             println!(
