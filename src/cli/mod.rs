@@ -154,16 +154,22 @@ fn runtime() -> tokio::runtime::Runtime {
 fn validate(files: &[PathBuf], live: bool) -> u8 {
     let mut code = 0;
     for file in files {
-        match load(file, LoadOptions { live }) {
-            Ok(loaded) => {
-                let firings = schedule::plan(&loaded.scenario, 1.0)
-                    .map(|t| {
-                        t.steps
-                            .iter()
-                            .filter(|s| matches!(s.step, Step::Fire { .. }))
-                            .count()
-                    })
-                    .unwrap_or(0);
+        // A scenario whose timeline cannot be planned (too many firings, an
+        // outage longer than the clock) would fail at its outage: refuse it
+        // here, as `plan` does.
+        let planned = load(file, LoadOptions { live }).and_then(|loaded| {
+            match schedule::plan(&loaded.scenario, 1.0) {
+                Ok(timeline) => Ok((loaded, timeline)),
+                Err(e) => Err(crate::scenario::ScenarioError::whole_file(file, e)),
+            }
+        });
+        match planned {
+            Ok((loaded, timeline)) => {
+                let firings = timeline
+                    .steps
+                    .iter()
+                    .filter(|s| matches!(s.step, Step::Fire { .. }))
+                    .count();
                 println!(
                     "{}: ok ({} channels, {} alerts, {} firings)",
                     file.display(),

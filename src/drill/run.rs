@@ -398,7 +398,7 @@ impl Drill {
         };
         let nonce = self.fire(target, set, plan);
         let primaries: Vec<String> = self.primaries();
-        let deadline = Instant::now() + checks.rto.0;
+        let deadline = deadline_in(checks.rto.0);
         let arrived = self
             .wait_for(deadline, |s| first_on(s, &nonce, &primaries).is_some())
             .await;
@@ -598,10 +598,10 @@ impl Drill {
                 .max()
                 .unwrap_or_default()
         });
-        let cap = self.journal.clock().instant(cap)
-            + verdict::SETTLE_GRACE
-            + settle_cap_margin(&self.loaded);
-        let cap = Instant::from_std(cap);
+        let cap = Instant::from_std(self.journal.clock().instant(cap));
+        let cap = cap
+            .checked_add(verdict::SETTLE_GRACE.saturating_add(settle_cap_margin(&self.loaded)))
+            .unwrap_or_else(|| deadline_in(Duration::MAX));
         let in_flight = self.in_flight.clone();
         let clock = self.journal.clock().clone();
         self.wait_for(cap, move |s| {
@@ -635,6 +635,14 @@ impl Drill {
     }
 }
 
+/// The instant `d` from now; a `d` too long for the clock (a scenario may
+/// write `rto: 18446744073709551615s`) waits as long as a timeline may last.
+fn deadline_in(d: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(d.min(schedule::MAX_TIMELINE))
+        .unwrap_or(now)
+}
+
 /// What to fire: one alert or canary.
 struct FirePlan<'a> {
     alert: &'a str,
@@ -650,13 +658,12 @@ struct FirePlan<'a> {
 /// How much longer than the last RTO deadline settle may wait for a target
 /// that is still working: the built-in target's whole failover chain.
 fn settle_cap_margin(loaded: &Loaded) -> Duration {
-    let routes: Duration = loaded
+    let routes = loaded
         .scenario
         .target
         .routes
         .iter()
-        .map(|r| r.timeout.0)
-        .sum();
+        .fold(Duration::ZERO, |sum, r| sum.saturating_add(r.timeout.0));
     let fire = loaded
         .scenario
         .target

@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 use outage_drill::endpoint::smtp::replay::replay;
 use outage_drill::scenario::fuzz::check as check_scenario;
 
-use crate::harness::root;
+use crate::drill::summary;
+use crate::harness::{root, run_in, scratch};
 
 /// Every file of the target's corpus and regressions.
 fn inputs(target: &str) -> Vec<PathBuf> {
@@ -56,4 +57,59 @@ fn smtp_session_inputs_hold() {
             panic!("{}: {broken}", file.display());
         }
     }
+}
+
+/// Durations as long as a scenario can write them (`u64::MAX` seconds) for
+/// every timeout, interval and RTO: the drill runs and passes. Before, the
+/// canary's deadline and settle's cap overflowed the clock and panicked.
+#[test]
+fn durations_at_the_edge_of_the_clock_run_without_panicking() {
+    const LONGEST: &str = "18446744073709551615s";
+    let scenario = format!(
+        r#"version: 1
+name: edge-of-the-clock
+title: Durations at the edge of the clock
+channels:
+  - {{ name: exchange-smtp, kind: smtp,  role: primary, listen: "127.0.0.1:0" }}
+  - {{ name: soc-slack,     kind: slack, listen: "127.0.0.1:0" }}
+outage:
+  duration: 1s
+  faults:
+    exchange-smtp: {{ fail: defer, stage: rcpt }}
+  inject:
+    - {{ command: ["true"], timeout: {LONGEST} }}
+  restore:
+    - {{ command: ["true"], timeout: {LONGEST} }}
+target:
+  kind: builtin
+  routes:
+    - {{ channel: exchange-smtp, timeout: {LONGEST} }}
+    - {{ channel: soc-slack,     timeout: {LONGEST} }}
+alerts:
+  - {{ name: a, severity: critical, at: 100ms, every: {LONGEST}, rto: {LONGEST} }}
+checks: {{ baseline: true, recovery: true, rto: {LONGEST} }}
+"#
+    );
+    let dir = scratch();
+    std::fs::write(dir.path().join("edge.yaml"), scenario).unwrap();
+    let out = dir.path().join("out");
+    let run = run_in(
+        dir.path(),
+        &["run", "edge.yaml", "--out", out.to_str().unwrap()],
+    );
+    assert!(!run.stderr().contains("panicked"), "{}", run.explain());
+    run.expect_code(0);
+    assert_eq!(summary(&out)["verdict"], "pass");
+
+    // A timeline longer than the clock is refused by validate, not accepted
+    // with "0 firings" and left to fail at its outage.
+    let huge =
+        std::fs::read_to_string(root().join(
+            "tests/data/fuzz-regressions/scenario_load/phase-lengths-overflow-their-sum.yaml",
+        ))
+        .unwrap();
+    std::fs::write(dir.path().join("huge.yaml"), huge).unwrap();
+    let run = run_in(dir.path(), &["validate", "huge.yaml"]);
+    run.expect_code(2);
+    assert!(run.stderr().contains("100 years"), "{}", run.explain());
 }
