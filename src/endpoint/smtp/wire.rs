@@ -216,7 +216,7 @@ impl<S: Socket> Wire<S> {
     pub async fn pause(&self, delay: Duration) -> Result<(), Closed> {
         tokio::select! {
             _ = self.cancel.cancelled() => Err(Closed::Cancelled),
-            _ = tokio::time::sleep(delay) => Ok(()),
+            _ = crate::endpoint::fault::hold(delay) => Ok(()),
         }
     }
 
