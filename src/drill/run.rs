@@ -99,6 +99,9 @@ pub async fn run(loaded: Loaded, opts: RunOptions) -> Result<Finished, String> {
         out_dir: dir.display().to_string(),
         participants: opts.participants.clone(),
     });
+    // On disk at once: even a run killed in its first moments leaves a
+    // journal that `recover` and `report` recognise.
+    let _ = journal.sync();
 
     let stop = CancellationToken::new();
     let signals = tokio::spawn(watch_signals(signals, journal.clone(), stop.clone()));
