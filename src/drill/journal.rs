@@ -172,6 +172,12 @@ impl Journal {
         f(&self.lock().state)
     }
 
+    /// Takes the folded state out, leaving an empty one: for the end of a
+    /// run, once its last event is recorded.
+    pub fn take_state(&self) -> State {
+        std::mem::take(&mut self.lock().state)
+    }
+
     /// A receiver that changes whenever an event is recorded.
     pub fn subscribe(&self) -> watch::Receiver<u64> {
         self.changes.subscribe()

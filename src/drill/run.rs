@@ -131,13 +131,14 @@ pub async fn run(loaded: Loaded, opts: RunOptions) -> Result<Finished, String> {
         p.finish();
     }
 
-    let state = journal.with_state(|s| s.clone());
-    let (verdict, _) = verdict::verdict(&state);
+    let verdict = journal.with_state(|s| verdict::verdict(s).0);
     journal.emit(EventKind::DrillFinished {
         verdict: verdict.as_str().to_string(),
     });
     let _ = journal.sync();
-    let state = journal.with_state(|s| s.clone());
+    // The last event is in: the state moves out rather than being copied
+    // (after an alert storm it is tens of megabytes).
+    let state = journal.take_state();
     crate::record::write_all(&dir, &state, None)
         .map_err(|e| format!("cannot write the record: {e}"))?;
     Ok(Finished {

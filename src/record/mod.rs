@@ -16,16 +16,23 @@ use std::path::Path;
 use crate::drill::state::State;
 
 /// Writes every output of a run into `dir`.
+///
+/// Each output is dropped once written, and the view once the templates
+/// have it as JSON: after an alert storm these are tens of megabytes each,
+/// and holding them all at once set the run's peak memory.
 pub fn write_all(dir: &Path, state: &State, templates: Option<&Path>) -> io::Result<()> {
     let view = view::build(state);
-    let summary = summary::build(&view);
-    let summary = serde_json::to_string_pretty(&summary).map_err(io::Error::other)?;
+    let summary = serde_json::to_string_pretty(&summary::build(&view)).map_err(io::Error::other)?;
     write_atomic(&dir.join("summary.json"), summary.as_bytes())?;
+    drop(summary);
     write_atomic(&dir.join("junit.xml"), junit::render(&view).as_bytes())?;
-    let (md, html) = render::render(&view, templates).map_err(io::Error::other)?;
+    let context = render::context(&view).map_err(io::Error::other)?;
+    drop(view);
+    let md = render::markdown(&context, templates).map_err(io::Error::other)?;
     write_atomic(&dir.join("record.md"), md.as_bytes())?;
-    write_atomic(&dir.join("record.html"), html.as_bytes())?;
-    Ok(())
+    drop(md);
+    let html = render::html(&context, templates).map_err(io::Error::other)?;
+    write_atomic(&dir.join("record.html"), html.as_bytes())
 }
 
 fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {

@@ -7,32 +7,41 @@
 
 use std::path::Path;
 
-use handlebars::Handlebars;
+use handlebars::{Context, Handlebars};
 
 use super::view::View;
 
 const MD: &str = include_str!("templates/record.md.hbs");
 const HTML: &str = include_str!("templates/record.html.hbs");
 
-pub fn render(view: &View, templates: Option<&Path>) -> Result<(String, String), String> {
-    let (md_src, html_src) = match templates {
-        Some(dir) => (
-            std::fs::read_to_string(dir.join("record.md.hbs")).unwrap_or_else(|_| MD.to_string()),
-            std::fs::read_to_string(dir.join("record.html.hbs"))
-                .unwrap_or_else(|_| HTML.to_string()),
-        ),
-        None => (MD.to_string(), HTML.to_string()),
-    };
+/// The view as the templates read it (handlebars works on JSON). Made once
+/// for both templates: for a storm's record this JSON is the largest thing
+/// in memory, so the caller can drop the view before rendering.
+pub fn context(view: &View) -> Result<Context, String> {
+    Context::wraps(view).map_err(|e| format!("record view: {e}"))
+}
+
+/// record.md, from `--template DIR`'s `record.md.hbs` or the built-in one.
+pub fn markdown(context: &Context, templates: Option<&Path>) -> Result<String, String> {
+    let src = template(templates, "record.md.hbs", MD);
     let mut md = Handlebars::new();
     md.register_escape_fn(escape_markdown);
-    let md = md
-        .render_template(&md_src, view)
-        .map_err(|e| format!("record.md template: {e}"))?;
-    let html = Handlebars::new();
-    let html = html
-        .render_template(&html_src, view)
-        .map_err(|e| format!("record.html template: {e}"))?;
-    Ok((md, html))
+    md.render_template_with_context(&src, context)
+        .map_err(|e| format!("record.md template: {e}"))
+}
+
+/// record.html, from `--template DIR`'s `record.html.hbs` or the built-in
+/// one.
+pub fn html(context: &Context, templates: Option<&Path>) -> Result<String, String> {
+    let src = template(templates, "record.html.hbs", HTML);
+    Handlebars::new()
+        .render_template_with_context(&src, context)
+        .map_err(|e| format!("record.html template: {e}"))
+}
+
+fn template(dir: Option<&Path>, name: &str, builtin: &str) -> String {
+    dir.and_then(|d| std::fs::read_to_string(d.join(name)).ok())
+        .unwrap_or_else(|| builtin.to_string())
 }
 
 /// Keeps scenario text from breaking Markdown tables or injecting markup.
