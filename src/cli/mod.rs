@@ -3,6 +3,15 @@
 //! aborted or error). User-facing output goes to stdout/stderr directly;
 //! diagnostics go through `tracing` (set `RUST_LOG=debug` to see them).
 
+/// Prints a line to stdout. A reader that went away (`| head`) gets no
+/// more, and is no reason to panic or to change the exit code.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 mod recover;
 mod serve;
 
@@ -135,7 +144,7 @@ fn dispatch(cli: Cli) -> u8 {
         Command::Serve(args) => runtime().block_on(serve::serve(args)),
         Command::Schema => {
             let schema = schemars::schema_for!(crate::scenario::model::Scenario);
-            println!(
+            say!(
                 "{}",
                 serde_json::to_string_pretty(&schema).unwrap_or_default()
             );
@@ -170,7 +179,7 @@ fn validate(files: &[PathBuf], live: bool) -> u8 {
                     .iter()
                     .filter(|s| matches!(s.step, Step::Fire { .. }))
                     .count();
-                println!(
+                say!(
                     "{}: ok ({} channels, {} alerts, {} firings)",
                     file.display(),
                     loaded.scenario.channels.len(),
@@ -207,18 +216,18 @@ fn plan(file: &std::path::Path, speed: f64, live: bool) -> u8 {
             return EXIT_INVALID;
         }
     };
-    println!("{} — {}", s.name, s.title);
-    println!(
+    say!("{} — {}", s.name, s.title);
+    say!(
         "speed {speed}×: the outage lasts {:.3}s",
         timeline.length.as_secs_f64()
     );
-    println!(
+    say!(
         "setup: bind {} channel(s); baseline canary: {}",
         s.channels.len(),
         s.checks.baseline
     );
     for (i, a) in s.outage.inject.iter().enumerate() {
-        println!(
+        say!(
             "  +0.000s  inject {}: {}",
             i + 1,
             crate::drill::action::describe(a)
@@ -239,7 +248,7 @@ fn plan(file: &std::path::Path, speed: f64, live: bool) -> u8 {
                         format!("{c}={}{stage}{rate}", f.fail)
                     })
                     .collect();
-                println!(
+                say!(
                     "  +{at:.3}s  phase {}: {}",
                     index + 1,
                     if list.is_empty() {
@@ -251,7 +260,7 @@ fn plan(file: &std::path::Path, speed: f64, live: bool) -> u8 {
             }
             Step::Fire { alert, n } => {
                 let a = &s.alerts[*alert];
-                println!(
+                say!(
                     "  +{at:.3}s  fire {} #{n} ({}, RTO {})",
                     a.name,
                     a.severity.as_str(),
@@ -260,19 +269,19 @@ fn plan(file: &std::path::Path, speed: f64, live: bool) -> u8 {
             }
         }
     }
-    println!(
+    say!(
         "  +{:.3}s  outage ends: lift faults",
         timeline.length.as_secs_f64()
     );
     for (i, a) in s.outage.restore.iter().enumerate() {
-        println!(
+        say!(
             "  +{:.3}s  restore {}: {}",
             timeline.length.as_secs_f64(),
             i + 1,
             crate::drill::action::describe(a)
         );
     }
-    println!(
+    say!(
         "then: recovery canary: {}; settle; record",
         s.checks.recovery
     );
@@ -341,17 +350,21 @@ fn run_drill(args: RunArgs) -> u8 {
 fn print_summary(state: &crate::drill::state::State, dir: &std::path::Path) {
     let view = crate::record::view::build(state);
     let c = view.counts;
-    println!(
+    say!(
         "verdict: {} — {} delivered, {} late, {} dropped, {} not fired",
-        view.verdict, c.delivered, c.late, c.dropped, c.not_fired
+        view.verdict,
+        c.delivered,
+        c.late,
+        c.dropped,
+        c.not_fired
     );
     for reason in &view.reasons {
-        println!("  {reason}");
+        say!("  {reason}");
     }
     if view.restore != "ok" {
-        println!("  RESTORE: {}", view.restore);
+        say!("  RESTORE: {}", view.restore);
     }
-    println!("record: {}", dir.join("record.html").display());
+    say!("record: {}", dir.join("record.html").display());
 }
 
 fn report(dir: &std::path::Path, template: Option<&std::path::Path>) -> u8 {

@@ -457,3 +457,40 @@ fn a_drill_under_attack_still_judges_every_firing() {
         "{s:#}"
     );
 }
+
+/// A reader that goes away (`outage-drill plan … | head -1`) is no reason
+/// to panic, nor to change a drill's exit code. Before, every print to a
+/// closed stdout panicked with "failed printing to stdout" (exit 101).
+#[test]
+fn a_closed_stdout_changes_nothing() {
+    let dir = scratch();
+    let out = dir.path().join("out");
+    let ex1331830 = crate::harness::root().join("scenarios/ex1331830.yaml");
+    let smoke = crate::harness::root().join("scenarios/ci-smoke.yaml");
+    let commands: [Vec<&str>; 3] = [
+        vec!["plan", ex1331830.to_str().unwrap()],
+        vec!["schema"],
+        vec![
+            "run",
+            smoke.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    ];
+    for args in commands {
+        let mut child = Command::new(bin())
+            .args(&args)
+            .current_dir(dir.path())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Close the only reader before the command writes a line.
+        drop(child.stdout.take());
+        let output = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert_eq!(output.status.code(), Some(0), "{args:?}: {stderr}");
+    }
+    assert_eq!(summary(&out)["verdict"], "pass");
+}
