@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::signal::unix::{Signal, SignalKind, signal};
+use tokio::sync::Notify;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -119,6 +120,7 @@ pub async fn run(loaded: Loaded, opts: RunOptions) -> Result<Finished, String> {
         stop,
         endpoints_stop: CancellationToken::new(),
         in_flight: Arc::new(Mutex::new(HashSet::new())),
+        target_done: Arc::new(Notify::new()),
         loaded,
     });
     let progress = opts
@@ -162,6 +164,9 @@ struct Drill {
     endpoints_stop: CancellationToken,
     /// Nonces the target is still working on.
     in_flight: Arc<Mutex<HashSet<String>>>,
+    /// Signalled each time the target finishes with a firing (that is no
+    /// event, so waits would otherwise only notice on their next tick).
+    target_done: Arc<Notify>,
 }
 
 impl Drill {
@@ -366,6 +371,7 @@ impl Drill {
         let target = target.clone();
         let journal = self.journal.clone();
         let in_flight = self.in_flight.clone();
+        let target_done = self.target_done.clone();
         set.spawn(async move {
             if let Err(error) = target.fire(&req).await {
                 journal.emit(EventKind::FireFailed {
@@ -377,6 +383,7 @@ impl Drill {
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .remove(&req.nonce);
+            target_done.notify_one();
         });
         nonce
     }
@@ -593,7 +600,12 @@ impl Drill {
     }
 
     /// Waits until every firing is decided (arrived, refused, given up, or
-    /// past its RTO plus the grace), or the hard cap passes.
+    /// past its RTO plus the grace) and the target is done with all of them,
+    /// or the hard cap passes. Waiting for the target too keeps the record
+    /// whole and the verdict fixed: a firing that arrived while its target
+    /// was still working (a slow route, a script that exits 1 after sending)
+    /// would otherwise be cut off at teardown, its route outcome or its
+    /// refusal unrecorded, and judged on a race.
     async fn settle(&self) {
         let cap = self.journal.with_state(|s| {
             s.firings
@@ -610,10 +622,11 @@ impl Drill {
         let clock = self.journal.clock().clone();
         self.wait_for(cap, move |s| {
             let now = clock.now();
-            let busy = in_flight.lock().unwrap_or_else(|p| p.into_inner()).clone();
-            s.firings
-                .iter()
-                .all(|f| verdict::decided(f, now, busy.contains(&f.nonce)))
+            let busy = in_flight.lock().unwrap_or_else(|p| p.into_inner());
+            busy.is_empty()
+                && s.firings
+                    .iter()
+                    .all(|f| verdict::decided(f, now, busy.contains(&f.nonce)))
         })
         .await;
     }
@@ -631,6 +644,7 @@ impl Drill {
             }
             tokio::select! {
                 _ = changes.changed() => {}
+                _ = self.target_done.notified() => {}
                 _ = tokio::time::sleep(SETTLE_TICK) => {}
                 _ = tokio::time::sleep_until(deadline) => {}
                 _ = self.stop.cancelled() => return self.journal.with_state(&cond),

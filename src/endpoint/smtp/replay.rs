@@ -77,11 +77,15 @@ pub fn replay(input: &[u8]) -> Transcript {
         None => (0, input),
     };
     let fault = fault_for(selector);
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .build()
-        .expect("a current-thread runtime");
-    let (replies, arrivals) = runtime.block_on(run(fault.clone(), sent));
+    thread_local! {
+        /// Reused from input to input: building a runtime for each was
+        /// much of what a fuzzer spent per input.
+        static RUNTIME: tokio::runtime::Runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .expect("a current-thread runtime");
+    }
+    let (replies, arrivals) = RUNTIME.with(|runtime| runtime.block_on(run(fault.clone(), sent)));
     Transcript {
         fault,
         sent: sent.to_vec(),
