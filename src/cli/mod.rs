@@ -3,7 +3,17 @@
 //! aborted or error). User-facing output goes to stdout/stderr directly;
 //! diagnostics go through `tracing` (set `RUST_LOG=debug` to see them).
 
+/// Prints a line to stdout. A reader that went away (`| head`) gets no
+/// more, and is no reason to panic or to change the exit code.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 mod recover;
+mod serve;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -71,6 +81,10 @@ enum Command {
     /// Find every alert path that sends mail through Exchange Online, and
     /// whether it has a fallback; write a dependency register and a drill.
     Audit(crate::audit::AuditArgs),
+    /// Serve one healthy channel endpoint on its own, for load benchmarks
+    /// (see bench/README.md). Not part of a drill.
+    #[command(hide = true)]
+    Serve(serve::ServeArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -141,9 +155,10 @@ fn dispatch(cli: Cli) -> u8 {
                 e.exit_code()
             }
         },
+        Command::Serve(args) => runtime().block_on(serve::serve(args)),
         Command::Schema => {
             let schema = schemars::schema_for!(crate::scenario::model::Scenario);
-            println!(
+            say!(
                 "{}",
                 serde_json::to_string_pretty(&schema).unwrap_or_default()
             );
@@ -162,17 +177,23 @@ fn runtime() -> tokio::runtime::Runtime {
 fn validate(files: &[PathBuf], live: bool) -> u8 {
     let mut code = 0;
     for file in files {
-        match load(file, LoadOptions { live }) {
-            Ok(loaded) => {
-                let firings = schedule::plan(&loaded.scenario, 1.0)
-                    .map(|t| {
-                        t.steps
-                            .iter()
-                            .filter(|s| matches!(s.step, Step::Fire { .. }))
-                            .count()
-                    })
-                    .unwrap_or(0);
-                println!(
+        // A scenario whose timeline cannot be planned (too many firings, an
+        // outage longer than the clock) would fail at its outage: refuse it
+        // here, as `plan` does.
+        let planned = load(file, LoadOptions { live }).and_then(|loaded| {
+            match schedule::plan(&loaded.scenario, 1.0) {
+                Ok(timeline) => Ok((loaded, timeline)),
+                Err(e) => Err(crate::scenario::ScenarioError::whole_file(file, e)),
+            }
+        });
+        match planned {
+            Ok((loaded, timeline)) => {
+                let firings = timeline
+                    .steps
+                    .iter()
+                    .filter(|s| matches!(s.step, Step::Fire { .. }))
+                    .count();
+                say!(
                     "{}: ok ({} channels, {} alerts, {} firings)",
                     file.display(),
                     loaded.scenario.channels.len(),
@@ -209,18 +230,18 @@ fn plan(file: &std::path::Path, speed: f64, live: bool) -> u8 {
             return EXIT_INVALID;
         }
     };
-    println!("{} — {}", s.name, s.title);
-    println!(
+    say!("{} — {}", s.name, s.title);
+    say!(
         "speed {speed}×: the outage lasts {:.3}s",
         timeline.length.as_secs_f64()
     );
-    println!(
+    say!(
         "setup: bind {} channel(s); baseline canary: {}",
         s.channels.len(),
         s.checks.baseline
     );
     for (i, a) in s.outage.inject.iter().enumerate() {
-        println!(
+        say!(
             "  +0.000s  inject {}: {}",
             i + 1,
             crate::drill::action::describe(a)
@@ -241,7 +262,7 @@ fn plan(file: &std::path::Path, speed: f64, live: bool) -> u8 {
                         format!("{c}={}{stage}{rate}", f.fail)
                     })
                     .collect();
-                println!(
+                say!(
                     "  +{at:.3}s  phase {}: {}",
                     index + 1,
                     if list.is_empty() {
@@ -253,7 +274,7 @@ fn plan(file: &std::path::Path, speed: f64, live: bool) -> u8 {
             }
             Step::Fire { alert, n } => {
                 let a = &s.alerts[*alert];
-                println!(
+                say!(
                     "  +{at:.3}s  fire {} #{n} ({}, RTO {})",
                     a.name,
                     a.severity.as_str(),
@@ -262,19 +283,19 @@ fn plan(file: &std::path::Path, speed: f64, live: bool) -> u8 {
             }
         }
     }
-    println!(
+    say!(
         "  +{:.3}s  outage ends: lift faults",
         timeline.length.as_secs_f64()
     );
     for (i, a) in s.outage.restore.iter().enumerate() {
-        println!(
+        say!(
             "  +{:.3}s  restore {}: {}",
             timeline.length.as_secs_f64(),
             i + 1,
             crate::drill::action::describe(a)
         );
     }
-    println!(
+    say!(
         "then: recovery canary: {}; settle; record",
         s.checks.recovery
     );
@@ -349,17 +370,21 @@ fn run_drill(args: RunArgs) -> u8 {
 fn print_summary(state: &crate::drill::state::State, dir: &std::path::Path) {
     let view = crate::record::view::build(state);
     let c = view.counts;
-    println!(
+    say!(
         "verdict: {} — {} delivered, {} late, {} dropped, {} not fired",
-        view.verdict, c.delivered, c.late, c.dropped, c.not_fired
+        view.verdict,
+        c.delivered,
+        c.late,
+        c.dropped,
+        c.not_fired
     );
     for reason in &view.reasons {
-        println!("  {reason}");
+        say!("  {reason}");
     }
     if view.restore != "ok" {
-        println!("  RESTORE: {}", view.restore);
+        say!("  RESTORE: {}", view.restore);
     }
-    println!("record: {}", dir.join("record.html").display());
+    say!("record: {}", dir.join("record.html").display());
 }
 
 fn report(dir: &std::path::Path, template: Option<&std::path::Path>) -> u8 {

@@ -30,7 +30,7 @@ pub async fn recover(dir: &Path) -> u8 {
         return super::EXIT_INVALID;
     };
     if !state.restore_outstanding() {
-        println!(
+        say!(
             "nothing to recover: {} has no pending restore",
             dir.display()
         );
@@ -122,7 +122,7 @@ pub async fn recover(dir: &Path) -> u8 {
         return super::EXIT_ERROR;
     }
     if ok {
-        println!(
+        say!(
             "restored: {} restore action(s) ran; record re-rendered",
             scenario.scenario.outage.restore.len()
         );

@@ -12,6 +12,8 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use tokio::signal::unix::{Signal, SignalKind, signal};
+use tokio::sync::Notify;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -56,6 +58,9 @@ pub struct Finished {
 
 /// Runs the drill described by `loaded`.
 pub async fn run(loaded: Loaded, opts: RunOptions) -> Result<Finished, String> {
+    // Listen before anything else: a Ctrl-C while the run starts is held for
+    // the watcher below, instead of killing the process unrecorded.
+    let signals = Signals::listen();
     let clock = Clock::start();
     let run_id = new_run_id();
     let dir = match &opts.out_dir {
@@ -95,9 +100,12 @@ pub async fn run(loaded: Loaded, opts: RunOptions) -> Result<Finished, String> {
         out_dir: dir.display().to_string(),
         participants: opts.participants.clone(),
     });
+    // On disk at once: even a run killed in its first moments leaves a
+    // journal that `recover` and `report` recognise.
+    let _ = journal.sync();
 
     let stop = CancellationToken::new();
-    let signals = tokio::spawn(watch_signals(journal.clone(), stop.clone()));
+    let signals = tokio::spawn(watch_signals(signals, journal.clone(), stop.clone()));
     let drill = Arc::new(Drill {
         board: FaultBoard::new(
             seed,
@@ -112,6 +120,7 @@ pub async fn run(loaded: Loaded, opts: RunOptions) -> Result<Finished, String> {
         stop,
         endpoints_stop: CancellationToken::new(),
         in_flight: Arc::new(Mutex::new(HashSet::new())),
+        target_done: Arc::new(Notify::new()),
         loaded,
     });
     let progress = opts
@@ -124,13 +133,14 @@ pub async fn run(loaded: Loaded, opts: RunOptions) -> Result<Finished, String> {
         p.finish();
     }
 
-    let state = journal.with_state(|s| s.clone());
-    let (verdict, _) = verdict::verdict(&state);
+    let verdict = journal.with_state(|s| verdict::verdict(s).0);
     journal.emit(EventKind::DrillFinished {
         verdict: verdict.as_str().to_string(),
     });
     let _ = journal.sync();
-    let state = journal.with_state(|s| s.clone());
+    // The last event is in: the state moves out rather than being copied
+    // (after an alert storm it is tens of megabytes).
+    let state = journal.take_state();
     let outputs = crate::record::Outputs {
         dir: &dir,
         journal: &journal_path,
@@ -159,6 +169,9 @@ struct Drill {
     endpoints_stop: CancellationToken,
     /// Nonces the target is still working on.
     in_flight: Arc<Mutex<HashSet<String>>>,
+    /// Signalled each time the target finishes with a firing (that is no
+    /// event, so waits would otherwise only notice on their next tick).
+    target_done: Arc<Notify>,
 }
 
 impl Drill {
@@ -362,6 +375,7 @@ impl Drill {
         let target = target.clone();
         let journal = self.journal.clone();
         let in_flight = self.in_flight.clone();
+        let target_done = self.target_done.clone();
         set.spawn(async move {
             if let Err(error) = target.fire(&req).await {
                 journal.emit(EventKind::FireFailed {
@@ -373,6 +387,7 @@ impl Drill {
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .remove(&req.nonce);
+            target_done.notify_one();
         });
         nonce
     }
@@ -398,7 +413,7 @@ impl Drill {
         };
         let nonce = self.fire(target, set, plan);
         let primaries: Vec<String> = self.primaries();
-        let deadline = Instant::now() + checks.rto.0;
+        let deadline = deadline_in(checks.rto.0);
         let arrived = self
             .wait_for(deadline, |s| first_on(s, &nonce, &primaries).is_some())
             .await;
@@ -589,7 +604,12 @@ impl Drill {
     }
 
     /// Waits until every firing is decided (arrived, refused, given up, or
-    /// past its RTO plus the grace), or the hard cap passes.
+    /// past its RTO plus the grace) and the target is done with all of them,
+    /// or the hard cap passes. Waiting for the target too keeps the record
+    /// whole and the verdict fixed: a firing that arrived while its target
+    /// was still working (a slow route, a script that exits 1 after sending)
+    /// would otherwise be cut off at teardown, its route outcome or its
+    /// refusal unrecorded, and judged on a race.
     async fn settle(&self) {
         let cap = self.journal.with_state(|s| {
             s.firings
@@ -598,18 +618,19 @@ impl Drill {
                 .max()
                 .unwrap_or_default()
         });
-        let cap = self.journal.clock().instant(cap)
-            + verdict::SETTLE_GRACE
-            + settle_cap_margin(&self.loaded);
-        let cap = Instant::from_std(cap);
+        let cap = Instant::from_std(self.journal.clock().instant(cap));
+        let cap = cap
+            .checked_add(verdict::SETTLE_GRACE.saturating_add(settle_cap_margin(&self.loaded)))
+            .unwrap_or_else(|| deadline_in(Duration::MAX));
         let in_flight = self.in_flight.clone();
         let clock = self.journal.clock().clone();
         self.wait_for(cap, move |s| {
             let now = clock.now();
-            let busy = in_flight.lock().unwrap_or_else(|p| p.into_inner()).clone();
-            s.firings
-                .iter()
-                .all(|f| verdict::decided(f, now, busy.contains(&f.nonce)))
+            let busy = in_flight.lock().unwrap_or_else(|p| p.into_inner());
+            busy.is_empty()
+                && s.firings
+                    .iter()
+                    .all(|f| verdict::decided(f, now, busy.contains(&f.nonce)))
         })
         .await;
     }
@@ -627,12 +648,21 @@ impl Drill {
             }
             tokio::select! {
                 _ = changes.changed() => {}
+                _ = self.target_done.notified() => {}
                 _ = tokio::time::sleep(SETTLE_TICK) => {}
                 _ = tokio::time::sleep_until(deadline) => {}
                 _ = self.stop.cancelled() => return self.journal.with_state(&cond),
             }
         }
     }
+}
+
+/// The instant `d` from now; a `d` too long for the clock (a scenario may
+/// write `rto: 18446744073709551615s`) waits as long as a timeline may last.
+fn deadline_in(d: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(d.min(schedule::MAX_TIMELINE))
+        .unwrap_or(now)
 }
 
 /// What to fire: one alert or canary.
@@ -650,13 +680,12 @@ struct FirePlan<'a> {
 /// How much longer than the last RTO deadline settle may wait for a target
 /// that is still working: the built-in target's whole failover chain.
 fn settle_cap_margin(loaded: &Loaded) -> Duration {
-    let routes: Duration = loaded
+    let routes = loaded
         .scenario
         .target
         .routes
         .iter()
-        .map(|r| r.timeout.0)
-        .sum();
+        .fold(Duration::ZERO, |sum, r| sum.saturating_add(r.timeout.0));
     let fire = loaded
         .scenario
         .target
@@ -675,16 +704,47 @@ fn first_on(s: &State, nonce: &str, channels: &[String]) -> Option<(String, supe
         .map(|(c, t)| (c.clone(), *t))
 }
 
+/// The run's listeners for Ctrl-C (SIGINT) and SIGTERM.
+struct Signals {
+    interrupt: Option<Signal>,
+    terminate: Option<Signal>,
+}
+
+impl Signals {
+    /// Replaces the default action (die) of both signals with delivery to
+    /// these listeners, from this moment on: a signal that comes before
+    /// anyone waits on them is kept, not lost. A listener that cannot be
+    /// installed leaves that signal's default action in place.
+    fn listen() -> Signals {
+        let listen = |kind: SignalKind, name: &str| match signal(kind) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                tracing::warn!(signal = name, error = %e, "cannot listen for the signal");
+                None
+            }
+        };
+        Signals {
+            interrupt: listen(SignalKind::interrupt(), "SIGINT"),
+            terminate: listen(SignalKind::terminate(), "SIGTERM"),
+        }
+    }
+}
+
+/// Resolves when `signal` arrives; never without a listener.
+async fn arrival(signal: Option<&mut Signal>) {
+    match signal {
+        Some(s) => {
+            s.recv().await;
+        }
+        None => std::future::pending().await,
+    }
+}
+
 /// Ctrl-C or SIGTERM: journal it and cancel every wait.
-async fn watch_signals(journal: Arc<Journal>, stop: CancellationToken) {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = match signal(SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(_) => return,
-    };
+async fn watch_signals(mut signals: Signals, journal: Arc<Journal>, stop: CancellationToken) {
     let name = tokio::select! {
-        _ = tokio::signal::ctrl_c() => "SIGINT",
-        _ = term.recv() => "SIGTERM",
+        _ = arrival(signals.interrupt.as_mut()) => "SIGINT",
+        _ = arrival(signals.terminate.as_mut()) => "SIGTERM",
     };
     eprintln!("\n{name}: lifting every fault and running restore actions before exiting…");
     journal.emit(EventKind::Interrupted {

@@ -42,13 +42,29 @@ pub struct Timeline {
 /// Alerts per firing above which a plan is refused, to keep runs bounded.
 pub const MAX_FIRINGS: usize = 100_000;
 
-pub fn scale(d: Duration, speed: f64) -> Duration {
-    Duration::from_secs_f64(d.as_secs_f64() / speed)
+/// The longest a timeline may last once `--speed` has scaled it: far beyond
+/// any drill, and well inside what the clock can add to an instant.
+pub const MAX_TIMELINE: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+
+/// `d` divided by `speed`, or `None` past [`MAX_TIMELINE`] (a huge outage,
+/// or a tiny `--speed`).
+pub fn scale(d: Duration, speed: f64) -> Option<Duration> {
+    Duration::try_from_secs_f64(d.as_secs_f64() / speed)
+        .ok()
+        .filter(|d| *d <= MAX_TIMELINE)
 }
 
 /// Plans the outage of `s` at `speed`.
 pub fn plan(s: &Scenario, speed: f64) -> Result<Timeline, String> {
     let real_length = outage_length(s);
+    let length = scale(real_length, speed).ok_or_else(|| {
+        format!(
+            "at speed {speed} the outage would last longer than 100 years; \
+             shorten it or raise --speed"
+        )
+    })?;
+    // Every offset lies within the outage, so it scales too.
+    let offset_of = |d: Duration| scale(d, speed).unwrap_or(length);
     let mut steps = Vec::new();
 
     if s.outage.phases.is_empty() {
@@ -63,13 +79,13 @@ pub fn plan(s: &Scenario, speed: f64) -> Result<Timeline, String> {
         let mut offset = Duration::ZERO;
         for (index, phase) in s.outage.phases.iter().enumerate() {
             steps.push(Planned {
-                offset: scale(offset, speed),
+                offset: offset_of(offset),
                 step: Step::Faults {
                     index,
                     faults: phase.faults.clone(),
                 },
             });
-            offset += phase.length.0;
+            offset = offset.saturating_add(phase.length.0);
         }
     }
 
@@ -85,11 +101,12 @@ pub fn plan(s: &Scenario, speed: f64) -> Result<Timeline, String> {
                 ));
             }
             steps.push(Planned {
-                offset: scale(at, speed),
+                offset: offset_of(at),
                 step: Step::Fire { alert: i, n },
             });
-            match alert.every {
-                Some(every) => at += every.0,
+            // An interval too long for the clock has no next firing.
+            match alert.every.and_then(|every| at.checked_add(every.0)) {
+                Some(next) => at = next,
                 None => break,
             }
             n += 1;
@@ -99,7 +116,7 @@ pub fn plan(s: &Scenario, speed: f64) -> Result<Timeline, String> {
     steps.sort_by(|a, b| a.offset.cmp(&b.offset));
     Ok(Timeline {
         steps,
-        length: scale(real_length, speed),
+        length,
         speed,
     })
 }
@@ -131,7 +148,10 @@ mod tests {
             .collect();
         assert_eq!(
             phases,
-            vec![Duration::ZERO, scale(Duration::from_secs(1200), 360.0)]
+            vec![
+                Duration::ZERO,
+                scale(Duration::from_secs(1200), 360.0).unwrap()
+            ]
         );
         let fires = t
             .steps
@@ -141,5 +161,14 @@ mod tests {
         // phishing-report at 1m, 16m, 31m, 46m, 61m, 76m + three one-off alerts.
         assert_eq!(fires, 9);
         assert!(t.steps.windows(2).all(|w| w[0].offset <= w[1].offset));
+    }
+
+    #[test]
+    fn timelines_past_the_clock_are_refused_not_panicked_on() {
+        let mut s = example("ex1331830.yaml");
+        assert!(plan(&s, 1e-300).unwrap_err().contains("100 years"));
+        assert!(plan(&s, f64::MAX).is_ok(), "a tiny timeline is fine");
+        s.outage.phases[0].length.0 = Duration::MAX;
+        assert!(plan(&s, 1.0).is_err());
     }
 }

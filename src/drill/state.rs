@@ -316,8 +316,14 @@ impl State {
             EventKind::ArrivalSeen { channel, nonce } => {
                 if let Some(f) = self.firing_mut(nonce) {
                     f.arrival_count += 1;
-                    let first = f.arrivals.entry(channel.clone()).or_insert(t);
-                    *first = (*first).min(t);
+                    // Repeat arrivals (a sink under load sees many) must not
+                    // cost an allocation each.
+                    match f.arrivals.get_mut(channel) {
+                        Some(first) => *first = (*first).min(t),
+                        None => {
+                            f.arrivals.insert(channel.clone(), t);
+                        }
+                    }
                 }
             }
             EventKind::FaultAttempted { channel } => {

@@ -4,10 +4,12 @@
 //! the start of every session or request. `rate` is drawn from a ChaCha
 //! stream seeded by (seed, channel, phase), so the same seed replays the
 //! same sequence of failures. The board journals each attempt and each hit.
+//! [`hold`] is how endpoints wait out a `slow` fault's delay.
 
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -125,6 +127,34 @@ impl FaultBoard {
             Some(slot) => slot.current.subscribe(),
             None => watch::channel(None).1,
         }
+    }
+}
+
+/// How much of a `slow` delay is slept on a blocking thread rather than on
+/// tokio's timer, whose 1 ms ticks round every sleep up by up to 2 ms.
+const FINE_SLEEP: Duration = Duration::from_millis(3);
+
+/// Waits `delay` (a `slow` fault) to within a fraction of a millisecond, so
+/// that the latency a drill measures through a slow channel is the delay the
+/// scenario set: tokio's timer covers all but the last [`FINE_SLEEP`], a
+/// blocking-pool thread sleeps the rest. Each slow reply borrows a thread
+/// for at most that long, however many are pending.
+pub async fn hold(delay: Duration) {
+    let Some(deadline) = Instant::now().checked_add(delay) else {
+        // Longer than the clock counts: tokio's timer waits "forever".
+        return tokio::time::sleep(delay).await;
+    };
+    tokio::time::sleep(delay.saturating_sub(FINE_SLEEP)).await;
+    let rest = deadline.saturating_duration_since(Instant::now());
+    if rest.is_zero() {
+        return;
+    }
+    if tokio::task::spawn_blocking(move || std::thread::sleep(rest))
+        .await
+        .is_err()
+    {
+        // No blocking thread (the runtime is shutting down): sleep coarsely.
+        tokio::time::sleep_until(deadline.into()).await;
     }
 }
 

@@ -48,12 +48,19 @@ pub struct Outputs<'a> {
 /// Writes every output of a run: summary.json and junit.xml first, then
 /// the record, whose evidence section hashes the journal and those two
 /// files as they are on disk.
+///
+/// Each output is dropped once written, and the view once the templates
+/// have it as JSON: after an alert storm these are tens of megabytes each,
+/// and holding them all at once set the run's peak memory.
 pub fn write_all(out: &Outputs<'_>, state: &State) -> io::Result<()> {
+    // A bad --template folder is found before anything is written.
+    let (md_src, html_src) = render::sources(out.templates).map_err(io::Error::other)?;
     let mut view = view::build(state);
     let summary = summary::build(&view);
     let summary = serde_json::to_string_pretty(&summary).map_err(io::Error::other)?;
     let summary_path = out.dir.join("summary.json");
     write_atomic(&summary_path, summary.as_bytes())?;
+    drop(summary);
     let junit_path = out.dir.join("junit.xml");
     write_atomic(&junit_path, junit::render(&view).as_bytes())?;
 
@@ -65,10 +72,13 @@ pub fn write_all(out: &Outputs<'_>, state: &State) -> io::Result<()> {
         evidence::hash(&summary_path, "machine-readable results")?,
         evidence::hash(&junit_path, "one test case per firing, for CI")?,
     ];
-    let (md, html) = render::render(&view, out.templates).map_err(io::Error::other)?;
+    let context = render::context(&view).map_err(io::Error::other)?;
+    drop(view);
+    let md = render::markdown(&context, &md_src).map_err(io::Error::other)?;
     write_atomic(&out.dir.join("record.md"), md.as_bytes())?;
-    write_atomic(&out.dir.join("record.html"), html.as_bytes())?;
-    Ok(())
+    drop(md);
+    let html = render::html(&context, &html_src).map_err(io::Error::other)?;
+    write_atomic(&out.dir.join("record.html"), html.as_bytes())
 }
 
 fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {

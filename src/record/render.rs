@@ -10,34 +10,53 @@
 use std::io;
 use std::path::Path;
 
-use handlebars::Handlebars;
+use handlebars::{Context, Handlebars};
 
 use super::view::View;
 
 const MD: &str = include_str!("templates/record.md.hbs");
 const HTML: &str = include_str!("templates/record.html.hbs");
 
-/// Renders (record.md, record.html).
-pub fn render(view: &View, templates: Option<&Path>) -> Result<(String, String), String> {
-    let (md_src, html_src) = match templates {
-        Some(dir) => sources(dir)?,
-        None => (MD.to_string(), HTML.to_string()),
-    };
+/// The (record.md, record.html) template sources: the built-in ones, or an
+/// organisation's from `--template DIR`.
+pub fn sources(templates: Option<&Path>) -> Result<(String, String), String> {
+    match templates {
+        Some(dir) => sources_in(dir),
+        None => Ok((MD.to_string(), HTML.to_string())),
+    }
+}
+
+/// The view as the templates read it (handlebars works on JSON). Made once
+/// for both templates: for a storm's record this JSON is the largest thing
+/// in memory, so the caller can drop the view before rendering.
+pub fn context(view: &View) -> Result<Context, String> {
+    Context::wraps(view).map_err(|e| format!("record view: {e}"))
+}
+
+/// Renders record.md from its template source.
+pub fn markdown(context: &Context, src: &str) -> Result<String, String> {
     let mut md = Handlebars::new();
     md.register_escape_fn(escape_markdown);
-    let md = md
-        .render_template(&md_src, view)
-        .map_err(|e| format!("record.md template: {e}"))?;
-    let html = Handlebars::new();
-    let html = html
-        .render_template(&html_src, view)
-        .map_err(|e| format!("record.html template: {e}"))?;
-    Ok((md, html))
+    md.render_template_with_context(src, context)
+        .map_err(|e| format!("record.md template: {e}"))
+}
+
+/// Renders record.html from its template source.
+pub fn html(context: &Context, src: &str) -> Result<String, String> {
+    Handlebars::new()
+        .render_template_with_context(src, context)
+        .map_err(|e| format!("record.html template: {e}"))
+}
+
+/// Both records with the built-in templates (tests and previews).
+pub fn render_both(view: &View) -> Result<(String, String), String> {
+    let context = context(view)?;
+    Ok((markdown(&context, MD)?, html(&context, HTML)?))
 }
 
 /// The templates in `dir`; one that is missing falls back to the built-in
 /// one, but a folder with neither is a mistake worth reporting.
-fn sources(dir: &Path) -> Result<(String, String), String> {
+fn sources_in(dir: &Path) -> Result<(String, String), String> {
     let read = |name: &str, builtin: &str| match std::fs::read_to_string(dir.join(name)) {
         Ok(text) => Ok((text, true)),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok((builtin.to_string(), false)),
@@ -84,9 +103,9 @@ mod tests {
     #[test]
     fn a_template_folder_with_neither_template_is_an_error() {
         let dir = tempfile::tempdir().unwrap();
-        assert!(sources(dir.path()).unwrap_err().contains("neither"));
+        assert!(sources_in(dir.path()).unwrap_err().contains("neither"));
         std::fs::write(dir.path().join("record.md.hbs"), "# {{title}}\n").unwrap();
-        let (md, html) = sources(dir.path()).unwrap();
+        let (md, html) = sources_in(dir.path()).unwrap();
         assert_eq!(md, "# {{title}}\n");
         assert_eq!(html, HTML);
     }

@@ -580,7 +580,8 @@ mod tests {
         let view = build(&State::from_events(&s.events));
         assert_eq!(view.verdict, Verdict::Error);
         assert_eq!(view.outage_actual, "did not start");
-        let (md, html) = super::super::render::render(&view, None).unwrap();
+        let render = super::super::render::render_both;
+        let (md, html) = render(&view).unwrap();
         assert!(md.contains("**Verdict: ERROR**"), "{md}");
         assert!(md.contains("The harness could not run the drill"), "{md}");
         assert!(html.contains("<svg"), "the chart is drawn even when empty");

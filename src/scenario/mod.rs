@@ -1,6 +1,7 @@
 //! The scenario format: model, loading, validation and the planned timeline.
 
 pub mod duration;
+pub mod fuzz;
 pub mod load;
 pub mod model;
 pub mod validate;

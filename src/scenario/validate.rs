@@ -187,11 +187,18 @@ pub fn validate(
     Ok(listen)
 }
 
-/// The outage's total length.
+/// The outage's total length (saturating: phases longer than a `Duration`
+/// holds are refused by the timeline, not by a panic here).
 pub fn outage_length(s: &Scenario) -> std::time::Duration {
     match s.outage.duration {
         Some(d) => d.0,
-        None => s.outage.phases.iter().map(|p| p.length.0).sum(),
+        None => s
+            .outage
+            .phases
+            .iter()
+            .fold(std::time::Duration::ZERO, |sum, p| {
+                sum.saturating_add(p.length.0)
+            }),
     }
 }
 

@@ -1060,6 +1060,40 @@ async fn a_slowloris_is_cut_off_while_others_are_served() {
     drill.stop().await;
 }
 
+/// Sessions over the cap are turned away, but a session frees its slot as
+/// soon as its last reply is out: a client that reconnects the moment it
+/// reads `221` (as smtp-source does under load) always finds room.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_frees_its_slot_with_its_last_reply() {
+    const RECONNECTS: usize = 300;
+    let limits = Limits {
+        max_sessions: 1,
+        ..Limits::default()
+    };
+    let drill = Drill::with_limits(1, limits).await;
+
+    let mut held = Raw::connect(drill.addr).await;
+    assert!(held.reply().await.starts_with("220 "));
+    let mut turned_away = Raw::connect(drill.addr).await;
+    assert!(
+        turned_away.reply().await.starts_with("421 4.3.2 "),
+        "the cap holds"
+    );
+    turned_away.expect_closed().await;
+    held.send("QUIT\r\n").await;
+    assert!(held.reply().await.starts_with("221 "));
+    drop(held);
+
+    for round in 0..RECONNECTS {
+        let mut raw = Raw::connect(drill.addr).await;
+        let greeting = raw.reply().await;
+        assert!(greeting.starts_with("220 "), "round {round}: {greeting}");
+        raw.send("QUIT\r\n").await;
+        assert!(raw.reply().await.starts_with("221 "));
+    }
+    drill.stop().await;
+}
+
 // ------------------------------------------------------------------ swaks
 
 /// How long one swaks run may take (it starts a Perl interpreter).

@@ -97,7 +97,7 @@ pub(super) async fn handle(
         ctx.faults.hit(channel, fault);
     }
     if let Plan::Slow(delay) = plan {
-        tokio::time::sleep(delay).await;
+        crate::endpoint::fault::hold(delay).await;
     }
 
     // A body left unread ends the connection; the reply says so.

@@ -36,8 +36,10 @@ pub const MAX_ERRORS: u32 = 10;
 pub const MAX_RECIPIENTS: usize = 200;
 
 /// Concurrent sessions per channel; more are answered `421 4.3.2` with
-/// Exchange Online's "too many connections" text and closed. With
-/// [`MAX_MESSAGE`] this bounds the endpoint's message buffers to 640 MiB.
+/// Exchange Online's "too many connections" text and closed. A session
+/// counts until its last reply is sent (a hung one until the peer leaves),
+/// not while it lingers for the peer to close. With [`MAX_MESSAGE`] this
+/// bounds the endpoint's message buffers to 640 MiB.
 pub const MAX_SESSIONS: usize = 64;
 
 /// The bounds of one channel's SMTP endpoint. `Limits::default()` uses the

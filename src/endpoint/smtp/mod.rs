@@ -10,7 +10,8 @@
 //! - `message`: MIME decoding before the nonce scan;
 //! - `reply`: Exchange Online's reply texts;
 //! - `tls`: STARTTLS with a self-signed certificate;
-//! - `limits`: the bounds every session lives within.
+//! - `limits`: the bounds every session lives within;
+//! - `replay`: one session driven from bytes in memory (fuzzing, tests).
 //!
 //! Limits (defaults, see [`Limits`]): command lines of 8 KiB (`500 5.5.2
 //! Line too long`), messages of 10 MiB advertised as `SIZE` (larger ones are
@@ -18,12 +19,17 @@
 //! command line (this also ends slowloris peers; `421 4.4.2`), 10 minutes
 //! per message body, 30 s per TLS handshake, 10 bad commands in a row
 //! (`421 4.7.0 Too many errors`), 200 recipients per message, 64 concurrent
-//! sessions. A session hung by a `hang` fault has no deadline: it lasts
-//! until the client gives up or the drill is cancelled.
+//! sessions (more are answered `421 4.3.2` and closed; a session's place is
+//! freed with its closing `221`/`421`, so a client that reconnects at once is
+//! not turned away). After its closing reply a session reads what the peer
+//! still sends for at most 1 s and 64 KiB, so that the reply is not lost to
+//! a reset, then closes. A session hung by a `hang` fault has no deadline:
+//! it lasts until the client gives up or the drill is cancelled.
 
 mod fault;
 mod limits;
 mod message;
+pub mod replay;
 mod reply;
 mod server;
 mod session;

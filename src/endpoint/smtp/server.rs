@@ -14,6 +14,7 @@ use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
+use tokio::sync::Semaphore;
 use tokio_util::task::TaskTracker;
 
 use super::limits::Limits;
@@ -93,6 +94,7 @@ async fn accept_loop(endpoint: Arc<Endpoint>, listener: TcpListener, addr: Socke
     let channel = endpoint.channel.as_str();
     let cancel = endpoint.ctx.cancel.clone();
     let sessions = TaskTracker::new();
+    let slots = Arc::new(Semaphore::new(endpoint.limits.max_sessions));
     let mut current = endpoint.ctx.faults.watch(channel);
     let mut watching = true;
     let mut listener = Some(listener);
@@ -131,7 +133,7 @@ async fn accept_loop(endpoint: Arc<Endpoint>, listener: TcpListener, addr: Socke
                 watching = changed.is_ok();
             }
             accepted = accept(listener.as_ref()) => match accepted {
-                Ok((tcp, peer)) => admit(&endpoint, &sessions, tcp, peer),
+                Ok((tcp, peer)) => admit(&endpoint, &sessions, &slots, tcp, peer),
                 Err(e) => {
                     tracing::warn!(channel, error = %e, "accept failed");
                     tokio::select! {
@@ -152,20 +154,29 @@ async fn accept_loop(endpoint: Arc<Endpoint>, listener: TcpListener, addr: Socke
     tracing::info!(channel, %addr, "smtp endpoint stopped");
 }
 
-/// Starts a session for an accepted connection, or turns it away when the
-/// endpoint is full.
-fn admit(endpoint: &Arc<Endpoint>, sessions: &TaskTracker, tcp: TcpStream, peer: SocketAddr) {
-    if sessions.len() >= endpoint.limits.max_sessions {
+/// Starts a session for an accepted connection, or turns it away when every
+/// session slot is taken. A session frees its slot as soon as its last reply
+/// is out (see [`session::serve`]), not when its task ends: a client that
+/// reconnects the moment it reads `221` must find the slot free, whether or
+/// not the old task has run again since.
+fn admit(
+    endpoint: &Arc<Endpoint>,
+    sessions: &TaskTracker,
+    slots: &Arc<Semaphore>,
+    tcp: TcpStream,
+    peer: SocketAddr,
+) {
+    let Ok(slot) = Arc::clone(slots).try_acquire_owned() else {
         // Best effort on a fresh socket whose send buffer is empty.
         let _ = tcp.try_write(format!("{}\r\n", reply::TOO_MANY_SESSIONS).as_bytes());
         tracing::warn!(channel = %endpoint.channel, %peer, "too many sessions; turned away");
         return;
-    }
+    };
     if let Err(e) = tcp.set_nodelay(true) {
         tracing::debug!(error = %e, "cannot set TCP_NODELAY");
     }
     let fault = endpoint.ctx.faults.begin(&endpoint.channel);
-    sessions.spawn(session::serve(endpoint.clone(), tcp, peer, fault));
+    sessions.spawn(session::serve(endpoint.clone(), tcp, peer, fault, slot));
 }
 
 /// The next connection, or never when not listening.

@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use base64::Engine;
 use smtp_proto::{AUTH_LOGIN, AUTH_PLAIN, AUTH_XOAUTH2, Error as ParseError, Request};
-use tokio::net::TcpStream;
+use tokio::sync::OwnedSemaphorePermit;
 use tokio::time::Instant;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
@@ -81,15 +81,22 @@ struct Session {
     transaction: Option<Transaction>,
     /// Bad commands in a row.
     errors: u32,
+    /// The session's place under [`Limits::max_sessions`]; given up with
+    /// the closing reply, or when the session ends.
+    slot: Option<OwnedSemaphorePermit>,
 }
 
 /// Runs one session on an accepted connection, until it closes. `fault` is
-/// what [`crate::endpoint::FaultBoard::begin`] gave this session.
-pub async fn serve(
+/// what [`crate::endpoint::FaultBoard::begin`] gave this session. `io` is a
+/// TCP connection, or an in-memory stream when [`super::replay`] drives it.
+/// `slot` is the session's place under [`Limits::max_sessions`], held until
+/// the session commits to closing (or, hung, until the peer leaves).
+pub async fn serve<S: Socket>(
     endpoint: Arc<Endpoint>,
-    tcp: TcpStream,
+    io: S,
     peer: SocketAddr,
     fault: Option<Fault>,
+    slot: OwnedSemaphorePermit,
 ) {
     let clock = endpoint.ctx.journal.clock().clone();
     let cancel = endpoint.ctx.cancel.clone();
@@ -103,9 +110,10 @@ pub async fn serve(
         auth: None,
         transaction: None,
         errors: 0,
+        slot: Some(slot),
     };
 
-    let mut wire = Wire::new(tcp, clock.clone(), cancel.clone());
+    let mut wire = Wire::new(io, clock.clone(), cancel.clone());
     let mut flow = session.greet(&mut wire).await;
     if flow == Flow::Continue {
         flow = session.converse(&mut wire).await;
@@ -388,6 +396,12 @@ impl Session {
 
     /// Sends `text`, after the `slow` fault's delay if it has struck.
     async fn send<S: Socket>(&mut self, wire: &mut Wire<S>, text: &str) -> Flow {
+        // A closing reply ends the session: free its slot before the peer
+        // can read the reply, so that a client reconnecting the moment it
+        // does (on another worker thread) is not turned away.
+        if text == reply::QUIT || reply::closes(text) {
+            self.slot = None;
+        }
         if let Some(delay) = self.fault.as_ref().and_then(SessionFault::delay)
             && wire.pause(delay).await.is_err()
         {
@@ -417,9 +431,9 @@ impl Session {
 
     /// Upgrades to TLS after `220 2.0.0 SMTP server ready`. Like a real
     /// server, forgets everything negotiated in plain text.
-    async fn handshake(&mut self, tcp: TcpStream) -> Option<TlsStream<TcpStream>> {
+    async fn handshake<S: Socket>(&mut self, io: S) -> Option<TlsStream<S>> {
         let endpoint = self.endpoint.clone();
-        let accept = tokio::time::timeout(endpoint.limits.handshake, endpoint.tls.accept(tcp));
+        let accept = tokio::time::timeout(endpoint.limits.handshake, endpoint.tls.accept(io));
         let handshake = tokio::select! {
             _ = endpoint.ctx.cancel.cancelled() => return None,
             handshake = accept => handshake,
@@ -444,17 +458,25 @@ impl Session {
         }
     }
 
-    /// Ends the connection the way `flow` says.
-    async fn finish<S: Socket>(&self, mut wire: Wire<S>, flow: Flow) {
+    /// Ends the connection the way `flow` says. A hung session keeps its
+    /// slot until the peer leaves; any other frees it before lingering for
+    /// the peer to close.
+    async fn finish<S: Socket>(&mut self, mut wire: Wire<S>, flow: Flow) {
         self.log_end(flow);
+        if flow == Flow::Hang {
+            let closed = wire.discard_until_closed().await;
+            tracing::debug!(peer = %self.peer, ?closed, "hung session ended");
+            return;
+        }
+        self.slot = None;
         match flow {
             Flow::Close => wire.close().await,
             Flow::Drop { reset: true } => wire.reset(),
-            Flow::Hang => {
-                let closed = wire.discard_until_closed().await;
-                tracing::debug!(peer = %self.peer, ?closed, "hung session ended");
-            }
-            Flow::Continue | Flow::StartTls | Flow::Drop { reset: false } | Flow::Gone => {}
+            Flow::Continue
+            | Flow::StartTls
+            | Flow::Drop { reset: false }
+            | Flow::Hang
+            | Flow::Gone => {}
         }
     }
 

@@ -26,21 +26,27 @@ const READ_CHUNK: usize = 16 * 1024;
 /// How long closing a connection politely may take before it is dropped.
 const CLOSE_GRACE: Duration = Duration::from_secs(1);
 
-/// A stream the session can run over: plain TCP, or TLS after STARTTLS.
+/// How much a peer may still send while we close politely. A polite peer
+/// sends a QUIT at most; past this the peer is flooding (an endless line),
+/// and the reset that closing with unread input causes is what it earned.
+const CLOSE_DRAIN: usize = 64 * 1024;
+
+/// A stream the session can run over: plain TCP, or TLS after STARTTLS
+/// (or an in-memory stream, when [`super::replay`] drives a session).
 pub trait Socket: AsyncRead + AsyncWrite + Unpin + Send {
-    /// The TCP connection underneath, e.g. to reset it.
-    fn tcp(&self) -> &TcpStream;
+    /// The TCP connection underneath, e.g. to reset it; none in memory.
+    fn tcp(&self) -> Option<&TcpStream>;
 }
 
 impl Socket for TcpStream {
-    fn tcp(&self) -> &TcpStream {
-        self
+    fn tcp(&self) -> Option<&TcpStream> {
+        Some(self)
     }
 }
 
-impl Socket for TlsStream<TcpStream> {
-    fn tcp(&self) -> &TcpStream {
-        self.get_ref().0
+impl<S: Socket> Socket for TlsStream<S> {
+    fn tcp(&self) -> Option<&TcpStream> {
+        self.get_ref().0.tcp()
     }
 }
 
@@ -210,20 +216,27 @@ impl<S: Socket> Wire<S> {
     pub async fn pause(&self, delay: Duration) -> Result<(), Closed> {
         tokio::select! {
             _ = self.cancel.cancelled() => Err(Closed::Cancelled),
-            _ = tokio::time::sleep(delay) => Ok(()),
+            _ = crate::endpoint::fault::hold(delay) => Ok(()),
         }
     }
 
     /// Closes politely: shuts down our side (with TLS, after close_notify),
-    /// then reads until the peer closes too, for at most [`CLOSE_GRACE`].
-    /// Closing with unread input would make the kernel send a reset, which
-    /// can destroy our last reply (a 421) before the peer has read it.
+    /// then reads until the peer closes too, for at most [`CLOSE_GRACE`] and
+    /// [`CLOSE_DRAIN`] bytes. Closing with unread input would make the
+    /// kernel send a reset, which can destroy our last reply (a 421) before
+    /// the peer has read it.
     pub async fn close(mut self) {
         let io = &mut self.io;
         let mut sink = [0u8; 4096];
         let linger = async {
             io.shutdown().await?;
-            while io.read(&mut sink).await? > 0 {}
+            let mut drained = 0;
+            while drained < CLOSE_DRAIN {
+                match io.read(&mut sink).await? {
+                    0 => break,
+                    n => drained += n,
+                }
+            }
             Ok::<(), io::Error>(())
         };
         tokio::select! {
@@ -235,8 +248,8 @@ impl<S: Socket> Wire<S> {
     /// Closes abruptly with a TCP reset (SO_LINGER 0), as a host that drops
     /// connections does.
     pub fn reset(self) {
-        let tcp = socket2::SockRef::from(self.io.tcp());
-        if let Err(e) = tcp.set_linger(Some(Duration::ZERO)) {
+        let Some(tcp) = self.io.tcp() else { return };
+        if let Err(e) = socket2::SockRef::from(tcp).set_linger(Some(Duration::ZERO)) {
             tracing::debug!(error = %e, "cannot set SO_LINGER 0; closing normally");
         }
     }
