@@ -300,10 +300,10 @@ fn substitute(
 /// scenario with its strings masked instead.
 fn shown(mut written: Value, scenario: &Scenario, secrets: &Secrets) -> Scenario {
     let masked = walk(&mut written, String::new(), &mut |_, text| {
-        if text.contains('$') {
-            if let Ok((out, _)) = expand(text, &|_| Some(MASK.to_string())) {
-                *text = out;
-            }
+        if text.contains('$')
+            && let Ok((out, _)) = expand(text, &|_| Some(MASK.to_string()))
+        {
+            *text = out;
         }
         Ok(())
     });
