@@ -26,6 +26,36 @@ impl Secrets {
         self.values.is_empty()
     }
 
+    /// Masks every string inside `value`, at any depth. Object keys,
+    /// numbers and the JSON around them stay as they are, so the document
+    /// stays valid and keeps its types.
+    pub fn mask_strings(&self, value: &mut serde_json::Value) {
+        use serde_json::Value;
+        match value {
+            Value::String(s) => {
+                let masked = self.mask(s);
+                if masked != *s {
+                    *s = masked;
+                }
+            }
+            Value::Array(items) => items.iter_mut().for_each(|v| self.mask_strings(v)),
+            Value::Object(map) => map.values_mut().for_each(|v| self.mask_strings(v)),
+            Value::Null | Value::Bool(_) | Value::Number(_) => {}
+        }
+    }
+
+    /// [`Self::mask_strings`] under the named keys of the top-level object
+    /// only.
+    pub fn mask_fields(&self, value: &mut serde_json::Value, fields: &[&str]) {
+        if let Some(map) = value.as_object_mut() {
+            for (key, v) in map.iter_mut() {
+                if fields.contains(&key.as_str()) {
+                    self.mask_strings(v);
+                }
+            }
+        }
+    }
+
     pub fn mask(&self, text: &str) -> String {
         let mut out = text.to_string();
         for value in &self.values {

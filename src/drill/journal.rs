@@ -15,6 +15,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 
+use serde::Deserialize;
 use tokio::sync::watch;
 
 use super::clock::{Clock, Stamp, rfc3339};
@@ -26,6 +27,13 @@ use crate::secret::Secrets;
 /// the file (a `tail -f` sees it then; a crash loses at most this much,
 /// never what a sync covered).
 pub const FLUSH_EVERY: Duration = Duration::from_millis(50);
+
+/// The event fields that carry text from a scenario's values or from what
+/// a target or command said: where a secret can appear. The rest are
+/// identifiers, tags, stamps and counts (the scenario itself goes in
+/// already masked); masking a short secret inside those only broke the
+/// line, or its meaning (a nonce that no longer matches its firing).
+const FREE_TEXT: &[&str] = &["title", "description", "error", "command", "how", "signal"];
 
 /// Stamps, masks, persists and folds the events of one run.
 pub struct Journal {
@@ -102,19 +110,13 @@ impl Journal {
             at: rfc3339(self.clock.utc(t)),
             kind,
         };
-        let line = match serde_json::to_string(&event) {
-            Ok(line) => line,
-            Err(e) => format!("{{\"event\":\"unserialisable\",\"error\":\"{e}\"}}"),
+        let line = if self.secrets.is_empty() {
+            serde_json::to_string(&event)
+        } else {
+            self.mask(&mut event)
         };
-        // The state folds what the file holds, secrets masked, so nothing
-        // rendered from it (record, summary, messages) can show a secret.
-        let masked = self.secrets.mask(&line);
-        if masked != line {
-            if let Ok(e) = serde_json::from_str::<Event>(&masked) {
-                event = e;
-            }
-        }
-        let line = masked;
+        let line =
+            line.unwrap_or_else(|e| format!("{{\"event\":\"unserialisable\",\"error\":\"{e}\"}}"));
         let mut inner = self.lock();
         if let Some(file) = inner.file.as_mut() {
             let written = file
@@ -130,6 +132,38 @@ impl Journal {
         let seq = inner.seq;
         drop(inner);
         self.changes.send_replace(seq);
+    }
+
+    /// The event's line with every secret masked, and `event` replaced by
+    /// what the line reads back as. The state folds what the file holds, so
+    /// nothing rendered from it (record, summary, messages) can show a
+    /// secret.
+    ///
+    /// Masking works on the event's text fields, never on the serialized
+    /// line: there a short secret (a one-digit PIN) also hit stamps, counts,
+    /// nonces and quotes, and left lines that no longer parsed - `report`
+    /// and `recover` then found no drill to restore. Only the fields that
+    /// can carry a secret ([`FREE_TEXT`] and the faults' `reply`) are
+    /// masked, and `drill_started` carries the scenario already masked
+    /// where `${VAR}` stood ([`Loaded::shown`]).
+    ///
+    /// [`Loaded::shown`]: crate::scenario::Loaded::shown
+    fn mask(&self, event: &mut Event) -> serde_json::Result<String> {
+        let mut value = serde_json::to_value(&*event)?;
+        self.secrets.mask_fields(&mut value, FREE_TEXT);
+        if let Some(faults) = value.get_mut("faults").and_then(|f| f.as_object_mut()) {
+            for reply in faults.values_mut().filter_map(|f| f.get_mut("reply")) {
+                self.secrets.mask_strings(reply);
+            }
+        }
+        match Event::deserialize(&value) {
+            // Written from the event, so fields keep their usual order.
+            Ok(masked) => {
+                *event = masked;
+                serde_json::to_string(&*event)
+            }
+            Err(_) => serde_json::to_string(&value),
+        }
     }
 
     /// Folds an event read back from the file, without writing it again.

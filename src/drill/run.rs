@@ -92,7 +92,7 @@ pub async fn run(loaded: Loaded, opts: RunOptions) -> Result<Finished, String> {
         run_id: run_id.clone(),
         tool_version: env!("CARGO_PKG_VERSION").to_string(),
         scenario_file: loaded.path.display().to_string(),
-        scenario: Box::new(loaded.scenario.clone()),
+        scenario: Box::new(loaded.shown.clone()),
         origin_utc: rfc3339(clock.origin_utc()),
         seed,
         speed,

@@ -15,7 +15,7 @@ use serde_json::Value;
 
 use super::model::Scenario;
 use super::validate;
-use crate::secret::Secrets;
+use crate::secret::{MASK, Secrets};
 
 /// A scenario ready to run.
 #[derive(Clone, Debug)]
@@ -25,6 +25,11 @@ pub struct Loaded {
     /// The scenario's folder: working directory of every command it runs.
     pub dir: PathBuf,
     pub secrets: Secrets,
+    /// The scenario as records show it: each `${NAME}` written as `***`
+    /// where it stood, every other value as written (so a short secret
+    /// cannot mask a digit of a duration and leave a copy that no longer
+    /// reads back). The journal's `drill_started` carries this copy.
+    pub shown: Scenario,
     /// Each channel's parsed `listen` address.
     pub listen: BTreeMap<String, SocketAddr>,
 }
@@ -118,7 +123,7 @@ pub fn load_bytes(
     let text = as_text(path, bytes)?;
     let parsed = parse(path, text)?;
     let mut secrets = Secrets::default();
-    let scenario = substitute(path, parsed, env, &mut secrets)?;
+    let (scenario, shown) = substitute(path, parsed, env, &mut secrets)?;
     let listen = validate::validate(path, &scenario, options)?;
     let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
     let dir = if dir.as_os_str().is_empty() {
@@ -131,6 +136,7 @@ pub fn load_bytes(
         path: path.to_path_buf(),
         dir,
         secrets,
+        shown,
         listen,
     })
 }
@@ -243,14 +249,16 @@ fn hint_for(message: &str) -> Option<String> {
 }
 
 /// Replaces `${NAME}` in every string value; `$${` stands for a literal `${`.
+/// Returns the scenario and the copy records show ([`Loaded::shown`]).
 fn substitute(
     path: &Path,
     scenario: Scenario,
     env: &dyn Fn(&str) -> Option<String>,
     secrets: &mut Secrets,
-) -> Result<Scenario, ScenarioError> {
+) -> Result<(Scenario, Scenario), ScenarioError> {
     let mut value = serde_json::to_value(&scenario)
         .map_err(|e| ScenarioError::whole_file(path, format!("internal: {e}")))?;
+    let written = value.clone();
     let mut changed = false;
     walk(&mut value, String::new(), &mut |key, text| {
         if !text.contains('$') {
@@ -278,12 +286,35 @@ fn substitute(
         Ok(())
     })?;
     if !changed {
-        return Ok(scenario);
+        return Ok((scenario.clone(), scenario));
     }
-    serde_json::from_value(value).map_err(|e| {
+    let scenario: Scenario = serde_json::from_value(value).map_err(|e| {
         ScenarioError::whole_file(path, format!("a substituted value does not fit: {e}"))
             .hint("`${VAR}` may only stand in string values such as URLs, headers and argv")
-    })
+    })?;
+    Ok((scenario.clone(), shown(written, &scenario, secrets)))
+}
+
+/// The scenario with `***` for each `${NAME}` in what was `written`; when
+/// that does not fit (a `${NAME}` standing for a duration), the substituted
+/// scenario with its strings masked instead.
+fn shown(mut written: Value, scenario: &Scenario, secrets: &Secrets) -> Scenario {
+    let masked = walk(&mut written, String::new(), &mut |_, text| {
+        if text.contains('$')
+            && let Ok((out, _)) = expand(text, &|_| Some(MASK.to_string()))
+        {
+            *text = out;
+        }
+        Ok(())
+    });
+    if masked.is_ok()
+        && let Ok(shown) = serde_json::from_value(written)
+    {
+        return shown;
+    }
+    let mut value = serde_json::to_value(scenario).unwrap_or(Value::Null);
+    secrets.mask_strings(&mut value);
+    serde_json::from_value(value).unwrap_or_else(|_| scenario.clone())
 }
 
 type Visit<'a> = dyn FnMut(&str, &mut String) -> Result<(), ScenarioError> + 'a;
@@ -452,6 +483,24 @@ alerts:
         assert!(e.message.contains("NOPE"));
         let literal = try_load(&GOOD.replace("title: T", "title: \"$${KEEP}\"")).unwrap();
         assert_eq!(literal.scenario.title, "${KEEP}");
+    }
+
+    #[test]
+    fn the_shown_copy_is_masked_where_variables_stood_and_nowhere_else() {
+        let text = GOOD.replace("title: T", "title: \"T1 ${PIN}\"");
+        let env = |name: &str| (name == "PIN").then(|| "1".to_string());
+        let loaded = load_bytes(
+            Path::new("t.yaml"),
+            text.as_bytes(),
+            LoadOptions::default(),
+            &env,
+        )
+        .unwrap();
+        assert_eq!(loaded.scenario.title, "T1 1");
+        assert_eq!(loaded.shown.title, "T1 ***");
+        // The durations that hold the secret's digit keep it.
+        assert_eq!(loaded.shown.alerts[0].at, loaded.scenario.alerts[0].at);
+        assert_eq!(loaded.shown.target.routes[0].timeout.to_string(), "1s");
     }
 
     #[test]

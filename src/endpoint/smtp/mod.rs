@@ -21,9 +21,9 @@
 //! (`421 4.7.0 Too many errors`), 200 recipients per message, 64 concurrent
 //! sessions (more are answered `421 4.3.2` and closed; a session's place is
 //! freed with its closing `221`/`421`, so a client that reconnects at once is
-//! not turned away). After its closing reply a session reads what the peer
+//! not turned away). After a closing `421` a session reads what the peer
 //! still sends for at most 1 s and 64 KiB, so that the reply is not lost to
-//! a reset, then closes. A session hung by a `hang` fault has no deadline:
+//! a reset, then closes; after the `221` to QUIT it closes at once. A session hung by a `hang` fault has no deadline:
 //! it lasts until the client gives up or the drill is cancelled.
 
 mod fault;

@@ -45,8 +45,12 @@ enum Flow {
     Continue,
     /// `220` was sent for STARTTLS: hand the connection to TLS.
     StartTls,
-    /// Close our side politely (after QUIT or a 421).
+    /// Close our side politely (after a 421), reading what the peer still
+    /// sends so that the reply is not lost to a reset.
     Close,
+    /// `221` was sent for QUIT: close at once. The peer asked to end and
+    /// sends nothing more; waiting for its FIN would only cost a wakeup.
+    Quit,
     /// Close without a word; `reset` sends a TCP RST.
     Drop { reset: bool },
     /// Stop answering and read until the peer gives up.
@@ -245,7 +249,7 @@ impl Session {
             Request::Expn { .. } => self.reply(wire, reply::NOT_IMPLEMENTED).await,
             Request::Help { .. } => self.reply(wire, reply::HELP).await,
             Request::Quit => match self.reply(wire, reply::QUIT).await {
-                Flow::Continue => Flow::Close,
+                Flow::Continue => Flow::Quit,
                 flow => flow,
             },
             // Not offered in EHLO: BDAT (no CHUNKING), LMTP, ETRN and kin.
@@ -471,6 +475,7 @@ impl Session {
         self.slot = None;
         match flow {
             Flow::Close => wire.close().await,
+            Flow::Quit => wire.quit().await,
             Flow::Drop { reset: true } => wire.reset(),
             Flow::Continue
             | Flow::StartTls

@@ -245,6 +245,16 @@ impl<S: Socket> Wire<S> {
         }
     }
 
+    /// Closes after a QUIT: shuts down our side (with TLS, after
+    /// close_notify) without waiting for the peer's.
+    pub async fn quit(mut self) {
+        let io = &mut self.io;
+        tokio::select! {
+            _ = self.cancel.cancelled() => {}
+            _ = tokio::time::timeout(CLOSE_GRACE, io.shutdown()) => {}
+        }
+    }
+
     /// Closes abruptly with a TCP reset (SO_LINGER 0), as a host that drops
     /// connections does.
     pub fn reset(self) {
